@@ -1,0 +1,105 @@
+"""Cocreate: the application factory."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+from config import Config
+
+
+def create_app(config_class: type[Config] = Config) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object(config_class)
+    _resolve_instance_settings(app)
+    register_extensions(app)
+    register_features(app)
+    register_errors(app)
+    register_templates(app)
+    return app
+
+
+def _resolve_instance_settings(app: Flask) -> None:
+    """Fill in the defaults that live in the instance folder: the SQLite file, the secret key."""
+    instance = Path(app.instance_path)
+    if not app.config.get("SECRET_KEY"):
+        if app.config["ENV"] == "production":
+            raise RuntimeError(
+                "SECRET_KEY is not set. Production needs a long random secret, e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+            )
+        app.config["SECRET_KEY"] = _development_secret(instance / "secret_key")
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        instance.mkdir(parents=True, exist_ok=True)
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'cocreate.sqlite3'}"
+
+
+def _development_secret(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret)
+    return secret
+
+
+def register_extensions(app: Flask) -> None:
+    from app import web
+    from app.database import configure_sqlite
+    from app.extensions import babel, csrf, db, limiter, migrate, socketio
+
+    configure_sqlite(app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
+    csrf.init_app(app)
+    web.init_app(app)  # before anything else queries: it decides how transactions begin
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=web.select_locale)
+    socketio.init_app(
+        app,
+        message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
+        async_mode="threading",
+        # None: only the site's own origin may open a connection.
+        cors_allowed_origins=None,
+    )
+
+
+def register_features(app: Flask) -> None:
+    from app import accounts, api, demo, main
+    from app.mail import models as _mail_models  # noqa: F401  (the outbox table)
+
+    main.init_app(app)
+    accounts.init_app(app)
+    api.init_app(app)
+    demo.init_app(app)
+
+
+def register_errors(app: Flask) -> None:
+    from app.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def register_templates(app: Flask) -> None:
+    from flask_babel import get_locale
+
+    from app.accounts.forms import ActionForm
+    from app.accounts.permissions import can_manage_roles, is_staff
+    from app.web import text_direction
+
+    @app.context_processor
+    def _layout() -> dict:
+        locale = str(get_locale() or app.config["BABEL_DEFAULT_LOCALE"])
+        return {
+            "html_lang": locale.replace("_", "-"),
+            "html_dir": text_direction(locale),
+            "site_name": app.config["SITE_NAME"],
+            "nav_form": ActionForm(),
+            "can_manage_roles": can_manage_roles,
+            "is_staff": is_staff,
+        }

@@ -1,0 +1,1 @@
+"""Community: threaded conversation, follows, notifications and live updates."""

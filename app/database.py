@@ -1,0 +1,125 @@
+"""Database plumbing shared by every feature: UTC timestamps and SQLite connection settings."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.types import TypeDecorator
+
+_write_intent: ContextVar[bool] = ContextVar("cocreate_write_intent", default=False)
+_sqlite_busy_timeout_ms = 10_000
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes on every database (SQLite would otherwise hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use app.database.utcnow()")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@contextmanager
+def write_transaction() -> Iterator[None]:
+    """Take SQLite's write lock when the next transaction begins.
+
+    A transaction that reads and then writes must hold the lock from its first statement, or a
+    concurrent writer can make it fail ("database is locked") or act on a stale read. Requests
+    with an unsafe method get this automatically; CLI commands and tests wrap their writes in it.
+    PostgreSQL ignores it.
+    """
+    token = _write_intent.set(True)
+    try:
+        yield
+    finally:
+        _write_intent.reset(token)
+
+
+def mark_write_intent() -> None:
+    """For the rest of this request, SQLite transactions begin IMMEDIATE (see write_transaction)."""
+    _write_intent.set(True)
+
+
+def clear_write_intent() -> None:
+    _write_intent.set(False)
+
+
+def configure_sqlite(busy_timeout_ms: int) -> None:
+    global _sqlite_busy_timeout_ms
+    _sqlite_busy_timeout_ms = busy_timeout_ms
+
+
+@event.listens_for(Engine, "connect")
+def _on_connect(dbapi_connection, connection_record) -> None:
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    # We issue BEGIN ourselves (below); pysqlite's own implicit BEGIN would be deferred, and it
+    # would also break SAVEPOINT.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA busy_timeout={int(_sqlite_busy_timeout_ms)}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _on_begin(conn) -> None:
+    if conn.dialect.name != "sqlite":
+        return
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
+
+
+def on_commit(session, callback) -> None:
+    """Run ``callback()`` once the session's current transaction commits; drop it on rollback.
+
+    Mail and live broadcasts go out this way, so nothing is announced that did not happen.
+    """
+    session.info.setdefault("on_commit", []).append(callback)
+
+
+def _install_session_hooks() -> None:
+    from sqlalchemy.orm import Session
+
+    @event.listens_for(Session, "after_commit")
+    def _run_on_commit(session) -> None:
+        callbacks = session.info.pop("on_commit", [])
+        for callback in callbacks:
+            callback()
+
+    @event.listens_for(Session, "after_soft_rollback")
+    def _drop_on_rollback(session, previous_transaction) -> None:
+        if previous_transaction.parent is None:  # the outermost transaction rolled back
+            session.info.pop("on_commit", None)
+
+
+_install_session_hooks()
+
+
+def render_migration_type(type_: str, obj, autogen_context):
+    """Alembic autogenerate: write our UTCDateTime as the plain column type it stores."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False

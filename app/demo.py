@@ -1,0 +1,63 @@
+"""``flask seed-demo``: a small, realistic community to explore on a fresh install."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import with_appcontext
+from sqlalchemy import func, select
+
+from app.accounts import services as accounts
+from app.accounts.models import User
+from app.database import write_transaction
+from app.extensions import db
+
+DEMO_PASSWORD = "cocreate-demo"
+
+# (email, display name, role)
+DEMO_PEOPLE = [
+    ("admin@example.com", "Amira Haddad", "admin"),
+    ("moderator@example.com", "Mateo Rossi", "moderator"),
+    ("product@example.com", "Priya Natarajan", "product"),
+    ("lena@example.com", "Lena Fischer", "customer"),
+    ("kenji@example.com", "Kenji Watanabe", "customer"),
+    ("sofia@example.com", "Sofía Márquez", "customer"),
+    ("noah@example.com", "Noah Okafor", "customer"),
+    ("chloe@example.com", "Chloé Martin", "customer"),
+    ("arash@example.com", "Arash Karimi", "customer"),
+    ("mei@example.com", "Mei Lin", "customer"),
+]
+
+
+def seed_people() -> list[User]:
+    return [
+        accounts.ensure_user(email=email, password=DEMO_PASSWORD, role=role, display_name=name)
+        for email, name, role in DEMO_PEOPLE
+    ]
+
+
+def demo_logins() -> str:
+    lines = [f"Demo logins (password for all: {DEMO_PASSWORD}):"]
+    lines += [f"  {role:<10} {email}" for email, _name, role in DEMO_PEOPLE[:4]]
+    lines.append(f"  …and {len(DEMO_PEOPLE) - 4} more customers (see README).")
+    return "\n".join(lines)
+
+
+@click.command("seed-demo")
+@click.option("--force", is_flag=True, help="Seed even when the database already has people.")
+@with_appcontext
+def seed_demo(force: bool) -> None:
+    """Fill an empty database with a demo community (skipped when people exist)."""
+    with write_transaction():
+        people = db.session.scalar(select(func.count()).select_from(User))
+        if people and not force:
+            click.echo(f"The database already has {people} people; not seeding (use --force).")
+            click.echo(demo_logins())
+            return
+        seed_people()
+    click.echo("Seeded the demo community.")
+    click.echo(demo_logins())
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(seed_demo)

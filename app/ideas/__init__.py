@@ -1,0 +1,1 @@
+"""Ideas: challenges, submission, voting, the status workflow and discovery."""

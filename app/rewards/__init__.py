@@ -1,0 +1,1 @@
+"""Rewards: the points ledger, badges and levels, leaderboards, the catalog and royalties."""

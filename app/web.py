@@ -1,0 +1,96 @@
+"""Request plumbing shared by every page: write intent, security headers, locale."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, has_request_context, request, url_for
+from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.database import clear_write_intent, mark_write_intent
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "ps", "ckb", "yi"})
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def writes_on_get(view: Callable) -> Callable:
+    """Mark a GET view that writes (e.g. an e-mail confirmation link): it takes the write lock."""
+    view.writes_on_get = True  # type: ignore[attr-defined]
+    return view
+
+
+def _begin_request() -> None:
+    view = current_app.view_functions.get(request.endpoint or "")
+    if request.method not in SAFE_METHODS or getattr(view, "writes_on_get", False):
+        mark_write_intent()
+    else:
+        clear_write_intent()
+
+
+def _security_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    # Pages and API answers can carry personal data and CSRF tokens: never store them.
+    # Static files keep their own caching.
+    if request.endpoint != "static" and "Cache-Control" not in headers:
+        headers["Cache-Control"] = "no-store"
+    return response
+
+
+def external_url(endpoint: str, **values) -> str:
+    """An absolute link for mail: from the request's host, or SITE_URL in CLI commands."""
+    if has_request_context():
+        return url_for(endpoint, _external=True, **values)
+    site = urlsplit(current_app.config["SITE_URL"])
+    adapter = current_app.url_map.bind(
+        site.netloc, script_name=site.path or "/", url_scheme=site.scheme or "https"
+    )
+    return adapter.build(endpoint, values, force_external=True)
+
+
+def text_direction(locale: str) -> str:
+    return "rtl" if locale.split("_")[0].split("-")[0] in RTL_LANGUAGES else "ltr"
+
+
+def select_locale() -> str:
+    supported = current_app.config["LANGUAGES"]
+    if not has_request_context():  # CLI commands speak the default language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    user_locale = getattr(current_user, "locale", None) if current_user else None
+    if user_locale in supported:
+        return user_locale
+    return request.accept_languages.best_match(supported) or supported[0]
+
+
+def init_app(app: Flask) -> None:
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
+    app.before_request(_begin_request)
+    app.after_request(_security_headers)
