@@ -23,7 +23,9 @@ def test_pages_have_no_inline_script(client, db, login):
     login(make_member(roles=("admin",)))
     for path in ("/", "/account", "/admin/users", "/admin/outbox"):
         page = client.get(path).get_data(as_text=True)
-        assert "<script>" not in page and " onclick=" not in page and 'style="' not in page, path
+        assert "<script>" not in page, path
+        assert " onclick=" not in page, path
+        assert 'style="' not in page, path
 
 
 def test_session_cookie_is_http_only_and_same_site(client, db, login):

@@ -101,7 +101,13 @@ def create_token(data: dict):
             401, "invalid_credentials", "That email and password do not match an account."
         )
     token, raw = services.create_api_token(user, name=data["name"])
-    return {**TokenSchema().dump(token), "token": raw}
+    return {
+        "id": token.id,
+        "name": token.name,
+        "created_at": token.created_at,
+        "last_used_at": token.last_used_at,
+        "token": raw,
+    }
 
 
 @blp.get("/tokens")

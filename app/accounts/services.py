@@ -9,18 +9,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from datetime import timedelta
+from typing import NamedTuple
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from app.accounts import events
 from app.accounts.models import ADMIN, CUSTOMER, GRANTED_ROLES, ROLES, ApiToken, User, UserRole
 from app.accounts.passwords import hash_password, needs_rehash, verify_password
 from app.accounts.permissions import can_manage_roles, ensure
-from app.database import utcnow
+from app.database import utcnow, write_transaction
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.mail.services import queue_mail
@@ -382,11 +384,36 @@ def revoke_api_token(user: User, token_id: int) -> None:
     db.session.commit()
 
 
-def user_for_api_token(raw: str) -> User | None:
+TOKEN_USE_RESOLUTION = timedelta(minutes=5)
+
+
+class TokenUse(NamedTuple):
+    user: User
+    token_id: int
+    needs_recording: bool
+
+
+def user_for_api_token(raw: str) -> TokenUse | None:
+    """The token's owner, or None; ``needs_recording`` when its last use is over 5 minutes old."""
     if not raw.startswith(TOKEN_PREFIX):
         return None
-    return db.session.scalar(
-        select(User)
+    row = db.session.execute(
+        select(User, ApiToken.id, ApiToken.last_used_at)
         .join(ApiToken, ApiToken.user_id == User.id)
         .where(ApiToken.token_hash == _token_digest(raw))
-    )
+    ).first()
+    if row is None:
+        return None
+    user, token_id, last_used_at = row
+    stale = last_used_at is None or utcnow() - last_used_at > TOKEN_USE_RESOLUTION
+    return TokenUse(user, token_id, stale)
+
+
+def record_api_token_use(token_id: int) -> None:
+    """Note that the token was used now, in a transaction of its own.
+
+    Call it once the request's own session is closed: on SQLite a second writer would wait for
+    the request's write lock.
+    """
+    with write_transaction(), db.engine.begin() as conn:
+        conn.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=utcnow()))

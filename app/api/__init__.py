@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Flask, abort, current_app, g, request
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -22,17 +23,32 @@ def _prepare_api_request() -> None:
     header = request.headers.get("Authorization")
     if header:
         scheme, _sep, raw = header.partition(" ")
-        user = user_for_api_token(raw.strip()) if scheme.lower() == "bearer" else None
-        if user is None:
+        use = user_for_api_token(raw.strip()) if scheme.lower() == "bearer" else None
+        if use is None:
             abort(401, description="The API token is missing, malformed, revoked or unknown.")
-        g.api_token_auth = True
+        if use.needs_recording:
+            g.api_token_to_record = use.token_id
         # Flask-Login's own way of setting the request's user, without touching the session.
-        current_app.login_manager._update_request_context_with_user(user)
+        current_app.login_manager._update_request_context_with_user(use.user)
     elif request.method not in SAFE_METHODS and current_user.is_authenticated:
         # A browser session is a cookie, so it needs the CSRF header an attacker cannot send.
         csrf.protect()
     if request.method in {"POST", "PUT", "PATCH"} and _has_body() and not request.is_json:
         abort(415)
+
+
+def _record_token_use(exc: BaseException | None) -> None:
+    token_id = g.pop("api_token_to_record", None)
+    if token_id is None:
+        return
+    from app.accounts.services import record_api_token_use
+    from app.extensions import db
+
+    db.session.close()  # the request is over; release its transaction (and any SQLite lock)
+    try:
+        record_api_token_use(token_id)
+    except SQLAlchemyError:  # bookkeeping only: never fail a finished request over it
+        current_app.logger.warning("Could not record the use of API token %s", token_id)
 
 
 def _has_body() -> bool:
@@ -72,6 +88,7 @@ def init_app(app: Flask) -> None:
     )
     _add_security_scheme()
     app.before_request(_prepare_api_request)
+    app.teardown_request(_record_token_use)
 
     from app.accounts.api import blp as accounts_api
 

@@ -193,7 +193,20 @@ def test_api_token_is_stored_only_as_a_hash(db):
     assert raw.startswith("cc_")
     assert len(raw) > 40
     assert raw not in token.token_hash
-    assert services.user_for_api_token(raw) == user
+    assert services.user_for_api_token(raw).user == user
     assert services.user_for_api_token(raw + "x") is None
     services.revoke_api_token(user, token.id)
     assert services.user_for_api_token(raw) is None
+
+
+def test_using_a_token_records_when_it_was_last_used(client, db, api_token):
+    user = make_member()
+    headers = {"Authorization": f"Bearer {api_token(user)}"}
+    assert services.list_api_tokens(user)[0].last_used_at is None
+    client.patch("/api/v1/me", json={"display_name": "Renamed"}, headers=headers)
+    db.session.expire_all()
+    first_use = services.list_api_tokens(user)[0].last_used_at
+    assert first_use is not None
+    client.get("/api/v1/me", headers=headers)  # within five minutes: not written again
+    db.session.expire_all()
+    assert services.list_api_tokens(user)[0].last_used_at == first_use
