@@ -40,36 +40,33 @@ def running_server(
         **(env or {}),
     }
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    log = tempfile.TemporaryFile()  # a pipe could fill up and stall the server
-    process = subprocess.Popen(
-        [
-            str(gunicorn),
-            "-w",
-            str(workers),
-            "--threads",
-            str(threads),
-            "--no-control-socket",
-            "-b",
-            f"127.0.0.1:{port}",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=environment,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_healthy(base_url, process, log)
-        yield base_url
-    finally:
-        process.terminate()
+    command = [
+        str(gunicorn),
+        "-w",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--no-control-socket",
+        "-b",
+        f"127.0.0.1:{port}",
+        "wsgi:app",
+    ]
+    # A file, not a pipe: a full pipe would stall the server.
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
+        )
+        base_url = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+            _wait_until_healthy(base_url, process, log)
+            yield base_url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def _wait_until_healthy(base_url: str, process: subprocess.Popen, log, timeout: float = 30) -> None:
