@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+import pytest
+
+from app.text import render_markdown, sanitize
+
+
+def test_markdown_becomes_html():
+    html = render_markdown("# Title\n\nSome **bold** and *soft* text.\n\n- one\n- two")
+    assert "<strong>bold</strong>" in html
+    assert "<em>soft</em>" in html
+    assert "<li>one</li>" in html
+
+
+class _Elements(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.found.append((tag, dict(attrs)))
+
+
+def elements(html: str) -> list[tuple[str, dict]]:
+    parser = _Elements()
+    parser.feed(html)
+    return parser.found
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        "[click](javascript:alert(1))",
+        '<a href="javascript:alert(1)">x</a>',
+        "[click](JaVaScRiPt:alert(1))",
+        "![tracker](https://evil.example/pixel.gif)",
+        "<iframe src='https://evil.example'></iframe>",
+    ],
+)
+def test_dangerous_markup_never_survives(source):
+    for tag, attributes in elements(render_markdown(source)):
+        assert tag not in {"script", "iframe"}
+        assert not any(name.startswith("on") for name in attributes)
+        assert not attributes.get("href", "").lower().startswith("javascript")
+        assert "evil.example" not in attributes.get("src", "")
+
+
+def test_sanitize_removes_what_markdown_would_never_produce():
+    dirty = '<a href="javascript:alert(1)" onclick="x()">a</a><script>b()</script><img src="https://evil.example/p.gif">'
+    assert elements(sanitize(dirty)) == [("a", {"rel": "nofollow ugc noopener"}), ("img", {})]
+
+
+def test_raw_html_is_shown_as_text():
+    assert "&lt;b&gt;" in render_markdown("<b>not bold</b>")
+
+
+def test_links_are_marked_as_user_content():
+    html = render_markdown("[our site](https://example.com/)")
+    assert 'href="https://example.com/"' in html
+    assert 'rel="nofollow ugc noopener"' in html
+
+
+def test_images_from_this_site_are_kept():
+    html = render_markdown("![sketch](/media/ideas/1/sketch.webp)")
+    assert '<img src="/media/ideas/1/sketch.webp" alt="sketch">' in html
+
+
+def test_sanitize_strips_event_handlers_from_allowed_tags():
+    assert sanitize('<p onclick="steal()">hi</p>') == "<p>hi</p>"
