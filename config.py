@@ -90,6 +90,13 @@ class Config:
 
     WTF_CSRF_TIME_LIMIT = None  # tied to the session instead of a clock
 
+    # Ideas: pre-moderation puts new ideas in "pending" until a moderator approves them.
+    IDEAS_PREMODERATION = _env_bool("IDEAS_PREMODERATION", False)
+    IDEA_MILESTONES = tuple(int(n) for n in _env_list("IDEA_MILESTONES", "10,50,100,250,500,1000"))
+    IDEA_REVIEW_THRESHOLD = _env_int("IDEA_REVIEW_THRESHOLD", 100)
+    # Uploaded images live here, outside the code tree (None: instance/media).
+    MEDIA_ROOT = os.environ.get("MEDIA_ROOT") or None
+
     LANGUAGES = _env_list("LANGUAGES", "en")
     BABEL_DEFAULT_LOCALE = "en"
     BABEL_DEFAULT_TIMEZONE = "UTC"

@@ -32,6 +32,8 @@ def _resolve_instance_settings(app: Flask) -> None:
                 "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
             )
         app.config["SECRET_KEY"] = _development_secret(instance / "secret_key")
+    if not app.config.get("MEDIA_ROOT"):
+        app.config["MEDIA_ROOT"] = str(instance / "media")
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         instance.mkdir(parents=True, exist_ok=True)
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'cocreate.sqlite3'}"
@@ -71,6 +73,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_features(app: Flask) -> None:
     from app import accounts, api, demo, main
+    from app.ideas import models as _ideas_models  # noqa: F401  (until ideas is wired in)
     from app.mail import models as _mail_models  # noqa: F401  (the outbox table)
 
     main.init_app(app)

@@ -123,3 +123,18 @@ def render_migration_type(type_: str, obj, autogen_context):
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
     return False
+
+
+# Search structures that the migrations create per database and the models do not describe.
+_UNMODELLED_TABLES = ("ideas_fts",)
+_UNMODELLED_COLUMNS = {"search_vector"}
+_UNMODELLED_INDEXES = {"ix_ideas_search_vector"}
+
+
+def include_in_migrations(obj, name, type_, reflected, compare_to) -> bool:
+    """Alembic autogenerate: leave the full-text search structures to their hand-written SQL."""
+    if type_ == "table" and name and name.startswith(_UNMODELLED_TABLES):
+        return False
+    if type_ == "column" and name in _UNMODELLED_COLUMNS:
+        return False
+    return not (type_ == "index" and name in _UNMODELLED_INDEXES)

@@ -15,7 +15,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 from app.api.errors import ErrorSchema
-from app.database import render_migration_type
+from app.database import include_in_migrations, render_migration_type
 
 # Stable constraint names, so Alembic can alter them (SQLite batch mode needs names to drop).
 NAMING_CONVENTION = {
@@ -41,7 +41,12 @@ class _Api(Api):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate(render_as_batch=True, compare_type=True, render_item=render_migration_type)
+migrate = Migrate(
+    render_as_batch=True,
+    compare_type=True,
+    render_item=render_migration_type,
+    include_object=include_in_migrations,
+)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 # get_remote_address reads the socket address, which ProxyFix only rewrites when TRUSTED_PROXIES

@@ -70,6 +70,7 @@ def reset_schema(app: Flask) -> None:
 def app_config(tmp_path_factory: pytest.TempPathFactory) -> type[TestConfig]:
     class SuiteConfig(TestConfig):
         SQLALCHEMY_DATABASE_URI = database_url(tmp_path_factory)
+        MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
 
     return SuiteConfig
 

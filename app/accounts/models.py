@@ -33,9 +33,10 @@ class User(UserMixin, db.Model):
     # change or reset) ends every other session at once.
     auth_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
 
+    # Loaded with the signed-in user (see services.load_user_from_session); authors shown in
+    # lists do not need them.
     granted_roles: Mapped[list[UserRole]] = relationship(
         back_populates="user",
-        lazy="selectin",
         cascade="all, delete-orphan",
         foreign_keys="UserRole.user_id",
     )

@@ -28,6 +28,20 @@ def is_admin(user) -> bool:
     return has_role(user, ADMIN)
 
 
+def can_moderate(user) -> bool:
+    """Moderators (and admins) curate submissions: approve, decline, merge."""
+    return has_role(user, MODERATOR) or is_admin(user)
+
+
+def is_product_team(user) -> bool:
+    """The product team (and admins) review, shortlist and adopt ideas and run challenges."""
+    return has_role(user, PRODUCT) or is_admin(user)
+
+
+def can_manage_categories(user) -> bool:
+    return is_admin(user)
+
+
 def can_manage_roles(user) -> bool:
     return is_admin(user)
 

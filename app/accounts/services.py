@@ -17,6 +17,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import selectinload
 
 from app.accounts import events
 from app.accounts.models import ADMIN, CUSTOMER, GRANTED_ROLES, ROLES, ApiToken, User, UserRole
@@ -120,7 +121,7 @@ def load_user_from_session(login_id: str) -> User | None:
     user_id, _sep, epoch = login_id.partition(":")
     if not user_id.isdigit() or not epoch.isdigit():
         return None
-    user = db.session.get(User, int(user_id))
+    user = db.session.get(User, int(user_id), options=[selectinload(User.granted_roles)])
     if user is None or user.auth_epoch != int(epoch):
         return None
     return user
@@ -400,6 +401,7 @@ def user_for_api_token(raw: str) -> TokenUse | None:
     row = db.session.execute(
         select(User, ApiToken.id, ApiToken.last_used_at)
         .join(ApiToken, ApiToken.user_id == User.id)
+        .options(selectinload(User.granted_roles))
         .where(ApiToken.token_hash == _token_digest(raw))
     ).first()
     if row is None:

@@ -1,0 +1,876 @@
+"""The rules of ideas: submission, editing, support, the status workflow, merging, challenges.
+
+These are the only writers of ideas data. Public functions commit once; pages, the API and the
+CLI share them. Counters (supporters, recent supporters, ideas per challenge) are changed in SQL,
+never read into Python and written back, so concurrent requests never lose an update.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from app.accounts.models import User
+from app.accounts.permissions import can_moderate, ensure, is_product_team, signed_in
+from app.database import utcnow
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.extensions import db
+from app.ideas import events, images, search
+from app.ideas.models import (
+    ADOPTED,
+    DECLINED,
+    IN_PRODUCTION,
+    MERGED,
+    OPEN,
+    PENDING,
+    SHIPPED,
+    SHORTLISTED,
+    UNDER_REVIEW,
+    Category,
+    Challenge,
+    Idea,
+    IdeaMerge,
+    IdeaRevision,
+    Milestone,
+    StatusChange,
+    Tag,
+    Vote,
+)
+from app.ideas.workflow import MERGEABLE, STATUS_LABELS, VOTABLE, find_move
+from app.text import render_markdown
+
+TITLE_MIN, TITLE_MAX = 5, 140
+BODY_MAX = 20_000
+MAX_TAGS = 5
+MAX_IMAGES = 4
+TAG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,29}$")
+RECENT_WINDOW = timedelta(days=7)
+
+# The hot score: log10(supporters) + age in units of HOT_TIME_SCALE since HOT_EPOCH.
+# Ordering by it is the same as ordering by supporters × 10^(−age / HOT_TIME_SCALE), that is,
+# support decayed tenfold every two days, but the score of an idea only changes when its
+# support does, so it is stored, indexed and never computed per row at query time.
+HOT_EPOCH = 1_704_067_200.0  # 2024-01-01T00:00:00Z
+HOT_TIME_SCALE = timedelta(days=2).total_seconds()
+
+
+class IllegalTransition(Conflict):
+    code = "illegal_transition"
+
+
+class VotingClosed(Conflict):
+    code = "voting_closed"
+
+
+def hot_score(vote_count: int, created_at: datetime) -> float:
+    return round(
+        math.log10(max(vote_count, 1)) + (created_at.timestamp() - HOT_EPOCH) / HOT_TIME_SCALE, 7
+    )
+
+
+# --- input rules ----------------------------------------------------------------------------
+
+
+def _clean_title(title: str) -> str:
+    title = " ".join((title or "").split())
+    if not TITLE_MIN <= len(title) <= TITLE_MAX:
+        raise ValidationFailed(
+            _("Give your idea a title of 5 to 140 characters."),
+            fields={"title": [_("Between 5 and 140 characters.")]},
+        )
+    return title
+
+
+def _clean_body(body: str) -> str:
+    body = (body or "").strip()
+    if not body or len(body) > BODY_MAX:
+        raise ValidationFailed(
+            _("Describe your idea in up to 20,000 characters."),
+            fields={"body": [_("Between 1 and 20,000 characters.")]},
+        )
+    return body
+
+
+def clean_tags(raw: list[str] | str | None) -> list[str]:
+    """Tags as people type them ("Eco friendly, travel") → ["eco-friendly", "travel"]."""
+    if isinstance(raw, str):
+        raw = raw.split(",")
+    names: list[str] = []
+    for item in raw or []:
+        name = "-".join(str(item).strip().lower().split())
+        if not name:
+            continue
+        if not TAG_PATTERN.match(name):
+            raise ValidationFailed(
+                _("Tags use letters, digits and dashes, up to 30 characters."),
+                fields={"tags": [_("“%(tag)s” is not a valid tag.", tag=name)]},
+            )
+        if name not in names:
+            names.append(name)
+    if len(names) > MAX_TAGS:
+        raise ValidationFailed(_("Use at most 5 tags."), fields={"tags": [_("At most 5 tags.")]})
+    return names
+
+
+def _tags(names: list[str]) -> list[Tag]:
+    if not names:
+        return []
+    existing = {t.name: t for t in db.session.scalars(select(Tag).where(Tag.name.in_(names)))}
+    for name in names:
+        if name not in existing:
+            # A concurrent request may create the same tag: insert-or-ignore, then read.
+            db.session.execute(_insert(Tag).values(name=name).on_conflict_do_nothing())
+    if len(existing) < len(names):
+        existing = {t.name: t for t in db.session.scalars(select(Tag).where(Tag.name.in_(names)))}
+    return [existing[name] for name in names]
+
+
+def _category(category_id: int | None) -> Category | None:
+    if category_id in (None, "", 0):
+        return None
+    category = db.session.get(Category, int(category_id))
+    if category is None:
+        raise ValidationFailed(
+            _("Choose one of the listed categories."), fields={"category": [_("Unknown.")]}
+        )
+    return category
+
+
+def _open_challenge(challenge_id: int | None, now: datetime) -> Challenge | None:
+    if challenge_id in (None, "", 0):
+        return None
+    challenge = db.session.get(Challenge, int(challenge_id))
+    if challenge is None:
+        raise ValidationFailed(_("No such challenge."), fields={"challenge": [_("Unknown.")]})
+    if not challenge.is_open(now):
+        raise Conflict(
+            _("The challenge “%(title)s” is not taking ideas now.", title=challenge.title),
+            code="challenge_closed",
+            fields={"challenge": [_("Not open.")]},
+        )
+    return challenge
+
+
+def _insert(model):
+    """INSERT that can say ON CONFLICT DO NOTHING; pair it with RETURNING to learn if it did.
+
+    (The driver's rowcount is not reliable for it: psycopg reports -1.)
+    """
+    dialect = db.session.get_bind().dialect.name
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
+
+
+# --- submitting and editing -----------------------------------------------------------------
+
+
+def submit_idea(
+    author: User,
+    *,
+    title: str,
+    body: str,
+    category_id: int | None = None,
+    tags: list[str] | str | None = None,
+    challenge_id: int | None = None,
+    uploads: list | None = None,
+) -> Idea:
+    """Post an idea. It is open at once, or pending when pre-moderation is on."""
+    ensure(signed_in(author), _("Log in to share an idea."))
+    now = utcnow()
+    title, body = _clean_title(title), _clean_body(body)
+    tag_names = clean_tags(tags)
+    category = _category(category_id)
+    challenge = _open_challenge(challenge_id, now)
+    uploads = [u for u in (uploads or []) if u]
+    if len(uploads) > MAX_IMAGES:
+        raise ValidationFailed(_("Attach at most 4 images."), fields={"images": [_("At most 4.")]})
+    processed = [images.process_upload(upload) for upload in uploads]
+
+    status = PENDING if current_app.config["IDEAS_PREMODERATION"] else OPEN
+    idea = Idea(
+        title=title,
+        body=body,
+        body_html=render_markdown(body),
+        status=status,
+        author_id=author.id,
+        category=category or (challenge.category if challenge else None),
+        challenge_id=challenge.id if challenge else None,
+        created_at=now,
+        updated_at=now,
+        status_changed_at=now,
+        hot_score=hot_score(0, now),
+        tags=_tags(tag_names),
+    )
+    db.session.add(idea)
+    db.session.flush()
+    db.session.add(
+        StatusChange(
+            idea_id=idea.id, actor_id=author.id, from_status=None, to_status=status, created_at=now
+        )
+    )
+    if challenge:
+        db.session.execute(
+            update(Challenge)
+            .where(Challenge.id == challenge.id)
+            .values(idea_count=Challenge.idea_count + 1)
+        )
+    saved = images.save_all(idea, processed)
+    try:
+        events.idea_submitted.send(idea, author=author)
+        if status == OPEN:
+            events.idea_published.send(idea, actor=None)
+        db.session.commit()
+    except BaseException:
+        images.discard(saved)
+        raise
+    return idea
+
+
+def edit_idea(
+    idea: Idea,
+    *,
+    editor: User,
+    title: str,
+    body: str,
+    category_id: int | None = None,
+    tags: list[str] | str | None = None,
+) -> Idea:
+    """Authors edit their idea while it is pending or open; the old text is kept as a revision."""
+    ensure(
+        signed_in(editor) and (editor.id == idea.author_id or can_moderate(editor)),
+        _("Only the author can edit this idea."),
+    )
+    if idea.status not in (PENDING, OPEN) and not can_moderate(editor):
+        raise Conflict(
+            _(
+                "This idea is %(status)s and can no longer be edited.",
+                status=STATUS_LABELS[idea.status].lower(),
+            ),
+            code="not_editable",
+        )
+    title, body = _clean_title(title), _clean_body(body)
+    tag_names = clean_tags(tags)
+    category = _category(category_id)
+    revision = IdeaRevision(idea_id=idea.id, editor_id=editor.id, title=idea.title, body=idea.body)
+    db.session.add(revision)
+    idea.title, idea.body, idea.body_html = title, body, render_markdown(body)
+    idea.category = category
+    idea.tags = _tags(tag_names)
+    idea.updated_at = utcnow()
+    db.session.flush()
+    events.idea_edited.send(idea, editor=editor, revision=revision)
+    db.session.commit()
+    return idea
+
+
+# --- support --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Support:
+    vote_count: int
+    voted: bool
+
+
+def _check_voting_open(idea: Idea, now: datetime) -> None:
+    if idea.status not in VOTABLE:
+        raise VotingClosed(
+            _(
+                "Ideas that are %(status)s cannot be supported.",
+                status=STATUS_LABELS[idea.status].lower(),
+            )
+        )
+    if idea.challenge_id is not None:
+        challenge = db.session.get(Challenge, idea.challenge_id)
+        if challenge is not None and not challenge.is_open(now):
+            raise VotingClosed(_("The challenge “%(title)s” is closed.", title=challenge.title))
+
+
+def _change_support(idea: Idea, *, delta: int, recent_delta: int) -> int:
+    """Move the stored counters by ``delta`` in SQL and refresh the hot score; the new count."""
+    new_count, created_at = db.session.execute(
+        update(Idea)
+        .where(Idea.id == idea.id)
+        .values(
+            vote_count=Idea.vote_count + delta,
+            recent_vote_count=Idea.recent_vote_count + recent_delta,
+        )
+        .returning(Idea.vote_count, Idea.created_at)
+        .execution_options(synchronize_session=False)
+    ).one()
+    db.session.execute(
+        update(Idea)
+        .where(Idea.id == idea.id)
+        .values(hot_score=hot_score(new_count, created_at))
+        .execution_options(synchronize_session=False)
+    )
+    db.session.expire(idea, ["vote_count", "recent_vote_count", "hot_score"])
+    return new_count
+
+
+def cast_vote(idea: Idea, *, voter: User) -> Support:
+    """Support an idea. A second vote by the same person is a no-op that answers the same."""
+    ensure(signed_in(voter), _("Log in to support ideas."))
+    if voter.id == idea.author_id:
+        raise Forbidden(_("You cannot support your own idea."), code="own_idea")
+    now = utcnow()
+    _check_voting_open(idea, now)
+    inserted = db.session.execute(
+        _insert(Vote)
+        .values(idea_id=idea.id, voter_id=voter.id, created_at=now)
+        .on_conflict_do_nothing(index_elements=["idea_id", "voter_id"])
+        .returning(Vote.id)
+    ).first()
+    if inserted is None:
+        count = db.session.scalar(select(Idea.vote_count).where(Idea.id == idea.id))
+        db.session.commit()
+        return Support(count, True)
+    count = _change_support(idea, delta=1, recent_delta=1)
+    events.vote_cast.send(idea, voter=voter, vote_count=count)
+    if count in current_app.config["IDEA_MILESTONES"]:
+        _reach_milestones(idea, count)
+    db.session.commit()
+    return Support(count, True)
+
+
+def withdraw_vote(idea: Idea, *, voter: User) -> Support:
+    """Withdraw support. Withdrawing support one does not give is a no-op."""
+    ensure(signed_in(voter), _("Log in to support ideas."))
+    _check_voting_open(idea, utcnow())
+    removed = db.session.execute(
+        delete(Vote)
+        .where(Vote.idea_id == idea.id, Vote.voter_id == voter.id)
+        .returning(Vote.created_at)
+    ).first()
+    if removed is None:
+        count = db.session.scalar(select(Idea.vote_count).where(Idea.id == idea.id))
+        db.session.commit()
+        return Support(count, False)
+    recent = 1 if utcnow() - removed.created_at <= RECENT_WINDOW else 0
+    count = _change_support(idea, delta=-1, recent_delta=-recent)
+    events.vote_withdrawn.send(idea, voter=voter, vote_count=count)
+    db.session.commit()
+    return Support(count, False)
+
+
+def supported_ids(viewer: User | None, idea_ids: list[int]) -> set[int]:
+    """Which of these ideas the viewer supports: one query for a whole page."""
+    if not signed_in(viewer) or not idea_ids:
+        return set()
+    return set(
+        db.session.scalars(
+            select(Vote.idea_id).where(Vote.voter_id == viewer.id, Vote.idea_id.in_(idea_ids))
+        )
+    )
+
+
+def _reach_milestones(idea: Idea, count: int) -> None:
+    """Record every threshold ``count`` has reached, once each; announce the new ones."""
+    config = current_app.config
+    for threshold in sorted(t for t in config["IDEA_MILESTONES"] if t <= count):
+        milestone_id = db.session.execute(
+            _insert(Milestone)
+            .values(idea_id=idea.id, threshold=threshold, reached_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["idea_id", "threshold"])
+            .returning(Milestone.id)
+        ).scalar()
+        if milestone_id is None:  # reached before: recorded and announced once only
+            continue
+        milestone = db.session.get(Milestone, milestone_id)
+        events.milestone_reached.send(idea, milestone=milestone)
+        if threshold == config["IDEA_REVIEW_THRESHOLD"]:
+            db.session.refresh(idea, ["status"])
+            if idea.status == OPEN:
+                _move(
+                    idea, UNDER_REVIEW, actor=None, note=_("Reached %(n)d supporters.", n=threshold)
+                )
+
+
+# --- the workflow ---------------------------------------------------------------------------
+
+
+def _lock(*ideas: Idea) -> None:
+    """Hold the ideas' rows until commit (PostgreSQL; SQLite requests hold the whole database)
+    and reload them, so a decision is made on their latest state. Locks in id order."""
+    ids = sorted(idea.id for idea in ideas)
+    db.session.execute(select(Idea.id).where(Idea.id.in_(ids)).order_by(Idea.id).with_for_update())
+    for idea in ideas:
+        db.session.refresh(idea)
+
+
+def _move(
+    idea: Idea,
+    target: str,
+    *,
+    actor: User | None,
+    note: str | None,
+    official_response: str | None = None,
+) -> StatusChange:
+    now = utcnow()
+    change = StatusChange(
+        idea_id=idea.id,
+        actor_id=actor.id if actor else None,
+        from_status=idea.status,
+        to_status=target,
+        note=note,
+        created_at=now,
+    )
+    db.session.add(change)
+    previous = idea.status
+    idea.status = target
+    idea.status_changed_at = now
+    if target == DECLINED:
+        idea.decline_reason = note
+    if official_response:
+        idea.official_response = official_response
+        idea.official_response_html = render_markdown(official_response)
+        idea.official_response_by_id = actor.id if actor else None
+        idea.official_response_at = now
+    db.session.flush()
+    events.idea_status_changed.send(
+        idea, change=change, actor=actor, official_response=official_response
+    )
+    if previous == PENDING and target == OPEN:
+        events.idea_published.send(idea, actor=actor)
+    return change
+
+
+def change_status(
+    idea: Idea,
+    *,
+    actor: User,
+    to: str,
+    note: str | None = None,
+    official_response: str | None = None,
+) -> StatusChange:
+    """Move the idea along the workflow; illegal moves raise IllegalTransition (409)."""
+    ensure(signed_in(actor))
+    _lock(idea)  # two curators at once: the second sees the first one's move
+    move = find_move(idea.status, to)
+    if move is None:
+        raise IllegalTransition(
+            _(
+                "An idea that is %(source)s cannot become %(target)s.",
+                source=STATUS_LABELS[idea.status].lower(),
+                target=STATUS_LABELS.get(to, to).lower() if isinstance(to, str) else to,
+            )
+        )
+    ensure(move.allowed(actor), _("You may not make this change."))
+    note = (note or "").strip() or None
+    official_response = (official_response or "").strip() or None
+    if move.needs_note and not note:
+        raise ValidationFailed(
+            _("Say why, so the author and supporters understand."),
+            fields={"note": [_("A reason is required.")]},
+        )
+    change = _move(idea, to, actor=actor, note=note, official_response=official_response)
+    db.session.commit()
+    return change
+
+
+def merge_ideas(source: Idea, *, into: Idea, actor: User) -> IdeaMerge:
+    """Merge a duplicate into another idea: its supporters (and author) support the target."""
+    ensure(can_moderate(actor), _("Only moderators merge ideas."))
+    if source.id == into.id:
+        raise ValidationFailed(
+            _("An idea cannot be merged into itself."), fields={"into": [_("Choose another idea.")]}
+        )
+    _lock(source, into)
+    if source.status not in MERGEABLE:
+        raise IllegalTransition(
+            _(
+                "An idea that is %(status)s cannot be merged.",
+                status=STATUS_LABELS[source.status].lower(),
+            )
+        )
+    if into.status in (MERGED, PENDING, DECLINED):
+        raise IllegalTransition(
+            _("Merge into an open idea instead."), fields={"into": [_("Not open.")]}
+        )
+    now = utcnow()
+    supporter_ids = set(db.session.scalars(select(Vote.voter_id).where(Vote.idea_id == source.id)))
+    supporter_ids.add(source.author_id)
+    supporter_ids.discard(into.author_id)
+    already = (
+        set(
+            db.session.scalars(
+                select(Vote.voter_id).where(
+                    Vote.idea_id == into.id, Vote.voter_id.in_(supporter_ids)
+                )
+            )
+        )
+        if supporter_ids
+        else set()
+    )
+    moving = sorted(supporter_ids - already)
+    if moving:
+        db.session.execute(
+            insert(Vote),
+            [{"idea_id": into.id, "voter_id": voter_id, "created_at": now} for voter_id in moving],
+        )
+    removed = db.session.execute(delete(Vote).where(Vote.idea_id == source.id)).rowcount
+    _change_support(source, delta=-removed, recent_delta=0)
+    db.session.execute(
+        update(Idea)
+        .where(Idea.id == source.id)
+        .values(recent_vote_count=0)
+        .execution_options(synchronize_session=False)
+    )
+    count = _change_support(into, delta=len(moving), recent_delta=len(moving))
+    source.merged_into_id = into.id
+    _move(
+        source,
+        MERGED,
+        actor=actor,
+        note=_("Merged into #%(id)d %(title)s", id=into.id, title=into.title),
+    )
+    merge = IdeaMerge(
+        source_id=source.id,
+        target_id=into.id,
+        actor_id=actor.id,
+        moved_votes=len(moving),
+        created_at=now,
+    )
+    db.session.add(merge)
+    db.session.flush()
+    _reach_milestones(into, count)
+    events.idea_merged.send(
+        source, target=into, actor=actor, merge=merge, supporter_ids=supporter_ids
+    )
+    db.session.commit()
+    return merge
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def get_idea(idea_id: int, *, viewer: User | None) -> Idea:
+    idea = db.session.get(Idea, idea_id)
+    if idea is None or not can_see(viewer, idea):
+        raise NotFound(_("No such idea."))
+    return idea
+
+
+def can_see(viewer: User | None, idea: Idea) -> bool:
+    if idea.status != PENDING:
+        return True
+    return signed_in(viewer) and (viewer.id == idea.author_id or can_moderate(viewer))
+
+
+def timeline(idea: Idea) -> list[StatusChange]:
+    return list(
+        db.session.scalars(
+            select(StatusChange)
+            .where(StatusChange.idea_id == idea.id)
+            .order_by(StatusChange.created_at, StatusChange.id)
+        )
+    )
+
+
+def revisions(idea: Idea) -> list[IdeaRevision]:
+    return list(
+        db.session.scalars(
+            select(IdeaRevision)
+            .where(IdeaRevision.idea_id == idea.id)
+            .order_by(IdeaRevision.id.desc())
+        )
+    )
+
+
+def merges_of(idea: Idea) -> list[IdeaMerge]:
+    """Merges into or out of this idea, newest first."""
+    return list(
+        db.session.scalars(
+            select(IdeaMerge)
+            .where((IdeaMerge.source_id == idea.id) | (IdeaMerge.target_id == idea.id))
+            .order_by(IdeaMerge.id.desc())
+        )
+    )
+
+
+def milestones_of(idea: Idea) -> list[Milestone]:
+    return list(
+        db.session.scalars(
+            select(Milestone).where(Milestone.idea_id == idea.id).order_by(Milestone.threshold)
+        )
+    )
+
+
+SORTS = ("hot", "top", "new", "trending")
+LISTED = (OPEN, UNDER_REVIEW, SHORTLISTED, ADOPTED, IN_PRODUCTION, SHIPPED)
+PER_PAGE_MAX = 100
+
+
+@dataclass(frozen=True)
+class IdeaPage:
+    items: list[Idea]
+    page: int
+    per_page: int
+    has_next: bool
+    sort: str
+    supported: set[int]
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+
+def list_ideas(
+    *,
+    viewer: User | None,
+    sort: str | None = None,
+    q: str | None = None,
+    category: str | None = None,
+    tag: str | None = None,
+    status: str | None = None,
+    challenge: int | None = None,
+    page: int = 1,
+    per_page: int = 30,
+) -> IdeaPage:
+    """One page of ideas: a constant number of queries whatever the page size.
+
+    Without a status filter the list shows ideas that are live or done (not pending, declined
+    or merged). With a search and no explicit sort, the best matches come first.
+    """
+    page = max(int(page or 1), 1)
+    per_page = min(max(int(per_page or 30), 1), PER_PAGE_MAX)
+    q = (q or "").strip()
+    if sort not in SORTS:
+        if sort not in (None, "", "relevance"):
+            raise ValidationFailed(
+                _("Sort by hot, top, new or trending."),
+                fields={"sort": [_("One of: hot, top, new, trending.")]},
+            )
+        sort = "relevance" if q else "hot"
+    stmt = select(Idea)
+    if status:
+        if status not in STATUS_LABELS:
+            raise ValidationFailed(_("Unknown status."), fields={"status": [_("Unknown.")]})
+        if status == PENDING and not can_moderate(viewer):
+            raise Forbidden(_("Only moderators see ideas awaiting moderation."))
+        stmt = stmt.where(Idea.status == status)
+    else:
+        stmt = stmt.where(Idea.status.in_(LISTED))
+    if category:
+        stmt = stmt.join(Category, Category.id == Idea.category_id).where(Category.slug == category)
+    if tag:
+        stmt = stmt.where(Idea.tags.any(Tag.name == tag.strip().lower()))
+    if challenge:
+        stmt = stmt.where(Idea.challenge_id == int(challenge))
+    order = {
+        "hot": (Idea.hot_score.desc(),),
+        "top": (Idea.vote_count.desc(), Idea.created_at.desc()),
+        "new": (Idea.created_at.desc(),),
+        "trending": (Idea.recent_vote_count.desc(), Idea.hot_score.desc()),
+    }
+    if q:
+        matches = search.ranked(q)
+        if matches is None:
+            return IdeaPage([], page, per_page, False, sort, set())
+        stmt = stmt.join(matches, matches.c.idea_id == Idea.id)
+        if sort == "relevance":
+            stmt = stmt.order_by(matches.c.rank, Idea.id.desc())
+    if sort != "relevance":
+        stmt = stmt.order_by(*order[sort], Idea.id.desc())
+    rows = list(db.session.scalars(stmt.limit(per_page + 1).offset((page - 1) * per_page)).unique())
+    items = rows[:per_page]
+    return IdeaPage(
+        items,
+        page,
+        per_page,
+        len(rows) > per_page,
+        sort,
+        supported_ids(viewer, [idea.id for idea in items]),
+    )
+
+
+def similar_ideas(text: str, *, limit: int = 5, exclude_id: int | None = None) -> list[Idea]:
+    """Ideas that look like ``text`` (a title being typed), best match first."""
+    matches = search.ranked(text, any_word=True)
+    if matches is None:
+        return []
+    stmt = (
+        select(Idea)
+        .join(matches, matches.c.idea_id == Idea.id)
+        .where(Idea.status.not_in((PENDING, MERGED)))
+        .order_by(matches.c.rank, Idea.vote_count.desc())
+        .limit(limit)
+    )
+    if exclude_id:
+        stmt = stmt.where(Idea.id != exclude_id)
+    return list(db.session.scalars(stmt).unique())
+
+
+# --- challenges and categories --------------------------------------------------------------
+
+
+def create_challenge(
+    actor: User,
+    *,
+    title: str,
+    brief: str,
+    opens_at: datetime,
+    closes_at: datetime,
+    category_id: int | None = None,
+    bonus_points: int | None = None,
+    cover_upload=None,
+) -> Challenge:
+    ensure(is_product_team(actor), _("Only the product team publishes challenges."))
+    title = _clean_title(title)
+    brief = _clean_body(brief)
+    if opens_at.tzinfo is None or closes_at.tzinfo is None:
+        raise ValidationFailed(_("Give dates with a time zone."), fields={"opens_at": ["UTC"]})
+    if closes_at <= opens_at:
+        raise ValidationFailed(
+            _("A challenge must close after it opens."),
+            fields={"closes_at": [_("After the opening date.")]},
+        )
+    if bonus_points is not None and not 0 <= int(bonus_points) <= 1_000_000:
+        raise ValidationFailed(
+            _("The bonus is between 0 and 1,000,000 points."),
+            fields={"bonus_points": [_("0 to 1,000,000.")]},
+        )
+    cover = images.process_upload(cover_upload) if cover_upload else None
+    challenge = Challenge(
+        title=title,
+        brief=brief,
+        brief_html=render_markdown(brief),
+        opens_at=opens_at,
+        closes_at=closes_at,
+        category=_category(category_id),
+        bonus_points=bonus_points,
+        created_by_id=actor.id,
+    )
+    db.session.add(challenge)
+    db.session.flush()
+    saved = []
+    if cover:
+        saved = [images.save(cover, f"challenges/{challenge.id}")]
+        challenge.cover_image = saved[0]
+    try:
+        db.session.commit()
+    except BaseException:
+        images.discard(saved)
+        raise
+    return challenge
+
+
+def close_due_challenges(now: datetime | None = None) -> list[Challenge]:
+    """Close challenges past their closing time: pick the winner and announce each once."""
+    now = now or utcnow()
+    due = list(
+        db.session.scalars(
+            select(Challenge)
+            .where(Challenge.closes_at <= now, Challenge.closed_at.is_(None))
+            .with_for_update(of=Challenge)
+        )
+    )
+    for challenge in due:
+        challenge.winner_idea_id = db.session.scalar(
+            select(Idea.id)
+            .where(
+                Idea.challenge_id == challenge.id, Idea.status.not_in((PENDING, MERGED, DECLINED))
+            )
+            .order_by(Idea.vote_count.desc(), Idea.created_at, Idea.id)
+            .limit(1)
+        )
+        challenge.closed_at = now
+        db.session.flush()
+        events.challenge_closed.send(challenge)
+    db.session.commit()
+    return due
+
+
+def list_challenges() -> list[Challenge]:
+    return list(db.session.scalars(select(Challenge).order_by(Challenge.closes_at.desc())))
+
+
+def list_categories() -> list[Category]:
+    return list(db.session.scalars(select(Category).order_by(Category.position, Category.name)))
+
+
+def _slugify(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "category"
+
+
+def create_category(actor: User, *, name: str, description: str = "") -> Category:
+    from app.accounts.permissions import can_manage_categories
+
+    ensure(can_manage_categories(actor), _("Only admins manage categories."))
+    name = " ".join((name or "").split())
+    if not 2 <= len(name) <= 60:
+        raise ValidationFailed(
+            _("Name the category in 2 to 60 characters."),
+            fields={"name": [_("Between 2 and 60 characters.")]},
+        )
+    slug = _slugify(name)
+    if db.session.scalar(select(exists().where((Category.name == name) | (Category.slug == slug)))):
+        raise Conflict(
+            _("That category exists already."),
+            code="category_exists",
+            fields={"name": [_("Already exists.")]},
+        )
+    position = db.session.scalar(select(func.coalesce(func.max(Category.position), 0))) + 1
+    category = Category(
+        name=name, slug=slug, description=(description or "").strip()[:300], position=position
+    )
+    db.session.add(category)
+    db.session.commit()
+    return category
+
+
+def delete_category(actor: User, category: Category) -> None:
+    from app.accounts.permissions import can_manage_categories
+
+    ensure(can_manage_categories(actor), _("Only admins manage categories."))
+    in_use = db.session.scalar(
+        select(exists().where(Idea.category_id == category.id))
+    ) or db.session.scalar(select(exists().where(Challenge.category_id == category.id)))
+    if in_use:
+        raise Conflict(
+            _("Ideas or challenges use this category; it cannot be deleted."),
+            code="category_in_use",
+        )
+    db.session.delete(category)
+    db.session.commit()
+
+
+# --- maintenance ----------------------------------------------------------------------------
+
+
+def rescore_ideas(batch_size: int = 5_000) -> int:
+    """Recount supporters of the last seven days and recompute hot scores; the ideas touched."""
+    cutoff = utcnow() - RECENT_WINDOW
+    recent = (
+        select(func.count(Vote.id))
+        .where(Vote.idea_id == Idea.id, Vote.created_at >= cutoff)
+        .scalar_subquery()
+    )
+    db.session.execute(
+        update(Idea).values(recent_vote_count=recent).execution_options(synchronize_session=False)
+    )
+    touched, last_id = 0, 0
+    while True:
+        rows = db.session.execute(
+            select(Idea.id, Idea.vote_count, Idea.created_at)
+            .where(Idea.id > last_id)
+            .order_by(Idea.id)
+            .limit(batch_size)
+        ).all()
+        if not rows:
+            break
+        db.session.execute(
+            update(Idea),
+            [{"id": r.id, "hot_score": hot_score(r.vote_count, r.created_at)} for r in rows],
+        )
+        touched += len(rows)
+        last_id = rows[-1].id
+    db.session.commit()
+    return touched
