@@ -73,6 +73,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_features(app: Flask) -> None:
     from app import accounts, api, demo, main
+    from app.ideas import cli as ideas_cli
     from app.ideas import models as _ideas_models  # noqa: F401  (until ideas is wired in)
     from app.mail import models as _mail_models  # noqa: F401  (the outbox table)
 
@@ -80,6 +81,7 @@ def register_features(app: Flask) -> None:
     accounts.init_app(app)
     api.init_app(app)
     demo.init_app(app)
+    app.cli.add_command(ideas_cli.ideas)
 
 
 def register_errors(app: Flask) -> None:

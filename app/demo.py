@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 from flask import Flask
 from flask.cli import with_appcontext
@@ -10,6 +12,7 @@ from sqlalchemy import func, select
 from app.accounts import services as accounts
 from app.accounts.models import User
 from app.database import write_transaction
+from app.ideas.demo import seed_ideas, seed_scale
 from app.extensions import db
 
 DEMO_PASSWORD = "cocreate-demo"
@@ -45,17 +48,48 @@ def demo_logins() -> str:
 
 @click.command("seed-demo")
 @click.option("--force", is_flag=True, help="Seed even when the database already has people.")
+@click.option(
+    "--ideas",
+    "scale_ideas",
+    type=click.IntRange(0),
+    default=0,
+    help="Also bulk-insert this many ideas (benchmark data).",
+)
+@click.option(
+    "--votes",
+    "scale_votes",
+    type=click.IntRange(0),
+    default=0,
+    help="…and this many votes spread over them.",
+)
+@click.option(
+    "--people",
+    "scale_people",
+    type=click.IntRange(0),
+    default=None,
+    help="…by this many generated customers (default: enough for the votes).",
+)
 @with_appcontext
-def seed_demo(force: bool) -> None:
+def seed_demo(force: bool, scale_ideas: int, scale_votes: int, scale_people: int | None) -> None:
     """Fill an empty database with a demo community (skipped when people exist)."""
+    started = time.monotonic()
     with write_transaction():
         people = db.session.scalar(select(func.count()).select_from(User))
         if people and not force:
             click.echo(f"The database already has {people} people; not seeding (use --force).")
             click.echo(demo_logins())
             return
-        seed_people()
+        seed_ideas(seed_people())
     click.echo("Seeded the demo community.")
+    if scale_ideas:
+        if scale_people is None:
+            scale_people = max(200, min(100_000, scale_votes // 10))
+        with write_transaction():
+            seed_scale(ideas=scale_ideas, votes=scale_votes, people=scale_people)
+        click.echo(
+            f"Added {scale_people} customers, {scale_ideas} ideas and about {scale_votes} "
+            f"votes in {time.monotonic() - started:.0f} s."
+        )
     click.echo(demo_logins())
 
 

@@ -43,6 +43,7 @@ from app.ideas.models import (
     StatusChange,
     Tag,
     Vote,
+    idea_tags,
 )
 from app.ideas.workflow import MERGEABLE, STATUS_LABELS, VOTABLE, find_move
 from app.text import render_markdown
@@ -661,7 +662,12 @@ def list_ideas(
     if category:
         stmt = stmt.join(Category, Category.id == Idea.category_id).where(Category.slug == category)
     if tag:
-        stmt = stmt.where(Idea.tags.any(Tag.name == tag.strip().lower()))
+        # Driven from the tag: a rare tag must not walk every idea in sort order.
+        stmt = (
+            stmt.join(idea_tags, idea_tags.c.idea_id == Idea.id)
+            .join(Tag, Tag.id == idea_tags.c.tag_id)
+            .where(Tag.name == tag.strip().lower())
+        )
     if challenge:
         stmt = stmt.where(Idea.challenge_id == int(challenge))
     order = {
