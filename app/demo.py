@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from app.accounts import services as accounts
 from app.accounts.models import User
 from app.database import write_transaction
-from app.ideas.demo import seed_ideas, seed_scale
 from app.extensions import db
+from app.ideas.demo import seed_ideas, seed_scale
 
 DEMO_PASSWORD = "cocreate-demo"
 
