@@ -7,7 +7,7 @@ page otherwise. A 500 rolls the session back and is logged.
 
 from __future__ import annotations
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
@@ -33,6 +33,11 @@ class DomainError(Exception):
 class ValidationFailed(DomainError):
     status = 422
     code = "validation_failed"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"
 
 
 class Forbidden(DomainError):
@@ -111,7 +116,12 @@ def handle_http_exception(error: HTTPException):
                 fields.update(location_errors)
     elif status == 400 and error.description and error.description != error.__class__.description:
         message = error.description
-    return _render(status, code, message, fields)
+    response = make_response(_render(status, code, message, fields))
+    # Keep what the exception says beyond its body: Allow on 405, Retry-After, and so on.
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def handle_domain_error(error: DomainError):

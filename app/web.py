@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, has_request_context, request, url_for
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from app.database import clear_write_intent, mark_write_intent
 
@@ -28,6 +29,14 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` in every route: ids fit the database's INTEGER, so 2**40 is a plain 404."""
+
+    def __init__(self, url_map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def writes_on_get(view: Callable) -> Callable:
@@ -87,6 +96,7 @@ def select_locale() -> str:
 
 
 def init_app(app: Flask) -> None:
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]

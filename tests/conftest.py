@@ -8,6 +8,7 @@ requests, live servers and concurrency tests commit for real in other connection
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -15,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from flask import Flask
+from flask import Flask, has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import event, text
 
@@ -30,10 +31,22 @@ CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
 class CocreateClient(FlaskClient):
-    """A test client that can fetch a CSRF token and post forms the way a browser does."""
+    """A test client that can fetch a CSRF token and post forms the way a browser does.
+
+    Each request runs as it would in production: in its own app context, with its own ``g``
+    and its own database session. (Flask would otherwise reuse the test's app context, so a
+    request would see the test's session, its cached objects and Flask-Login's cached user.)
+    The test's own transaction is committed first, so the request sees what the test made and
+    the test then reads what the request wrote.
+    """
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            _db.session.commit()
+        return contextvars.Context().run(super().open, *args, **kwargs)
 
     def csrf_token(self) -> str:
-        page = self.get("/login").get_data(as_text=True)
+        page = self.get("/").get_data(as_text=True)
         match = CSRF_META.search(page)
         assert match, "the layout must carry a csrf-token meta tag"
         return match.group(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -10,7 +11,8 @@ from marshmallow import Schema, fields, validate
 from app.accounts import services
 from app.accounts.models import ROLES
 from app.accounts.permissions import can_manage_roles, permission_required, signed_in
-from app.api.errors import ErrorSchema, error_response
+from app.api.errors import ErrorSchema
+from app.errors import Unauthorized
 from app.extensions import limiter
 
 blp = Blueprint(
@@ -97,8 +99,8 @@ def create_token(data: dict):
     """Exchange an email and password for an API token."""
     user = services.authenticate(data["email"], data["password"])
     if user is None:
-        return error_response(
-            401, "invalid_credentials", "That email and password do not match an account."
+        raise Unauthorized(
+            _("That email and password do not match an account."), code="invalid_credentials"
         )
     token, raw = services.create_api_token(user, name=data["name"])
     return {

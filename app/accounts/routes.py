@@ -14,6 +14,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
 from app.accounts import services
 from app.accounts.forms import (
@@ -290,7 +291,7 @@ PAGE_SIZE = 50
 def admin_users():
     query = request.args.get("q", "").strip()
     page = request.args.get("page", 1, type=int)
-    stmt = select(User).order_by(User.id)
+    stmt = select(User).options(selectinload(User.granted_roles)).order_by(User.id)
     if query:
         like = f"%{query.lower()}%"
         stmt = stmt.where(or_(User.email.like(like), User.display_name.ilike(like)))
