@@ -72,16 +72,14 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_features(app: Flask) -> None:
-    from app import accounts, api, demo, main
-    from app.ideas import cli as ideas_cli
-    from app.ideas import models as _ideas_models  # noqa: F401  (until ideas is wired in)
+    from app import accounts, api, demo, ideas, main
     from app.mail import models as _mail_models  # noqa: F401  (the outbox table)
 
     main.init_app(app)
     accounts.init_app(app)
+    ideas.init_app(app)
     api.init_app(app)
     demo.init_app(app)
-    app.cli.add_command(ideas_cli.ideas)
 
 
 def register_errors(app: Flask) -> None:

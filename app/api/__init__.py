@@ -91,7 +91,8 @@ def init_app(app: Flask) -> None:
     app.teardown_request(_record_token_use)
 
     from app.accounts.api import blp as accounts_api
+    from app.ideas.api import blp as ideas_api
 
-    for blueprint in (accounts_api,):
+    for blueprint in (accounts_api, ideas_api):
         csrf.exempt(blueprint)  # checked in _prepare_api_request for cookie-authenticated calls
         api.register_blueprint(blueprint)
