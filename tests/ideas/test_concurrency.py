@@ -29,6 +29,11 @@ def call(base_url: str, method: str, path: str, token: str) -> tuple[int, dict]:
         conn.close()
 
 
+def serving(app):
+    """Two worker processes of eight threads each: real concurrency on either database."""
+    return running_server(app, workers=2, threads=8, env={"RATELIMIT_ENABLED": "false"})
+
+
 def stored_and_counted(db, idea_id: int) -> tuple[int, int]:
     db.session.rollback()
     stored = db.session.scalar(select(Idea.vote_count).where(Idea.id == idea_id))
@@ -41,10 +46,9 @@ def test_fifty_concurrent_voters_with_duplicates_count_exactly(app, db):
     tokens = [accounts.create_api_token(make_member(), name="bench")[1] for _ in range(VOTERS)]
     path = f"/api/v1/ideas/{idea.id}/vote"
 
-    with running_server(app, workers=2, threads=8, env={"RATELIMIT_ENABLED": "false"}) as url:
-        with ThreadPoolExecutor(max_workers=32) as pool:
-            # Every voter sends the same vote three times at once.
-            results = list(pool.map(lambda t: call(url, "PUT", path, t), tokens * 3))
+    # Every voter sends the same vote three times at once.
+    with serving(app) as url, ThreadPoolExecutor(max_workers=32) as pool:
+        results = list(pool.map(lambda t: call(url, "PUT", path, t), tokens * 3))
 
     assert {status for status, _ in results} == {200}
     assert all(body["voted"] for _, body in results)
@@ -61,9 +65,8 @@ def test_racing_vote_and_withdraw_leave_count_equal_to_rows(app, db):
         (method, t) for t in flipping for method in ("PUT", "DELETE", "PUT", "DELETE", "PUT")
     ]
 
-    with running_server(app, workers=2, threads=8, env={"RATELIMIT_ENABLED": "false"}) as url:
-        with ThreadPoolExecutor(max_workers=32) as pool:
-            results = list(pool.map(lambda r: call(url, r[0], path, r[1]), requests))
+    with serving(app) as url, ThreadPoolExecutor(max_workers=32) as pool:
+        results = list(pool.map(lambda r: call(url, r[0], path, r[1]), requests))
 
     assert {status for status, _ in results} == {200}
     stored, counted = stored_and_counted(db, idea.id)
