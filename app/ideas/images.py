@@ -64,10 +64,10 @@ def process_upload(upload) -> ProcessedImage:
                 return ProcessedImage(out.getvalue(), image.width, image.height)
     except ValidationFailed:
         raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _reject(_("That image has too many pixels.")) from exc
     except (
         UnidentifiedImageError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
         OSError,
         SyntaxError,
         ValueError,
