@@ -17,7 +17,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from app.accounts import events
 from app.accounts.models import ADMIN, CUSTOMER, GRANTED_ROLES, ROLES, ApiToken, User, UserRole
@@ -121,7 +121,7 @@ def load_user_from_session(login_id: str) -> User | None:
     user_id, _sep, epoch = login_id.partition(":")
     if not user_id.isdigit() or not epoch.isdigit():
         return None
-    user = db.session.get(User, int(user_id), options=[selectinload(User.granted_roles)])
+    user = db.session.get(User, int(user_id), options=[joinedload(User.granted_roles)])
     if user is None or user.auth_epoch != int(epoch):
         return None
     return user
@@ -398,12 +398,16 @@ def user_for_api_token(raw: str) -> TokenUse | None:
     """The token's owner, or None; ``needs_recording`` when its last use is over 5 minutes old."""
     if not raw.startswith(TOKEN_PREFIX):
         return None
-    row = db.session.execute(
-        select(User, ApiToken.id, ApiToken.last_used_at)
-        .join(ApiToken, ApiToken.user_id == User.id)
-        .options(selectinload(User.granted_roles))
-        .where(ApiToken.token_hash == _token_digest(raw))
-    ).first()
+    row = (
+        db.session.execute(
+            select(User, ApiToken.id, ApiToken.last_used_at)
+            .join(ApiToken, ApiToken.user_id == User.id)
+            .options(joinedload(User.granted_roles))
+            .where(ApiToken.token_hash == _token_digest(raw))
+        )
+        .unique()
+        .first()
+    )
     if row is None:
         return None
     user, token_id, last_used_at = row
