@@ -14,6 +14,22 @@ def test_markdown_becomes_html():
     assert "<li>one</li>" in html
 
 
+EXECUTABLE_TAGS = {
+    "script",
+    "iframe",
+    "svg",
+    "math",
+    "object",
+    "embed",
+    "form",
+    "style",
+    "base",
+    "meta",
+    "body",
+    "details",
+}
+
+
 class _Elements(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
@@ -39,14 +55,40 @@ def elements(html: str) -> list[tuple[str, dict]]:
         "[click](JaVaScRiPt:alert(1))",
         "![tracker](https://evil.example/pixel.gif)",
         "<iframe src='https://evil.example'></iframe>",
+        "<svg/onload=alert(1)>",
+        "<math><mi xlink:href='javascript:alert(1)'>x</mi></math>",
+        "<a href='jav&#x09;ascript:alert(1)'>tab</a>",
+        "<a href='&#106;avascript:alert(1)'>entity</a>",
+        "[x](&#106;avascript:alert(1))",
+        '<img src="/ok.png" onerror="alert(1)">',
+        "![x](javascript:alert(1))",
+        "![x](data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+)",
+        "<details open ontoggle=alert(1)>",
+        "<body onload=alert(1)>",
+        "<object data='javascript:alert(1)'></object>",
+        "<embed src='javascript:alert(1)'>",
+        "<form action='javascript:alert(1)'><button>go</button></form>",
+        "<style>body{background:url(javascript:alert(1))}</style>",
+        '<a href="vbscript:msgbox(1)">vb</a>',
+        "<base href='javascript:/'>",
+        "<meta http-equiv='refresh' content='0;url=javascript:alert(1)'>",
+        "<table background='javascript:alert(1)'><tr><td>x</td></tr></table>",
+        "[a](<javascript:alert(1)>)",
+        "<<script>script>alert(1)<</script>/script>",
+        "<scr<script>ipt>alert(1)</scr</script>ipt>",
+        "<p style='background:url(javascript:alert(1))'>x</p>",
     ],
 )
 def test_dangerous_markup_never_survives(source):
-    for tag, attributes in elements(render_markdown(source)):
-        assert tag not in {"script", "iframe"}
-        assert not any(name.startswith("on") for name in attributes)
-        assert not attributes.get("href", "").lower().startswith("javascript")
-        assert "evil.example" not in attributes.get("src", "")
+    for html in (render_markdown(source), sanitize(source)):
+        for tag, attributes in elements(html):
+            assert tag not in EXECUTABLE_TAGS, html
+            assert not any(name.startswith("on") for name in attributes), html
+            for name in ("href", "src", "action", "data", "background", "xlink:href"):
+                value = "".join(attributes.get(name, "").lower().split())
+                assert not value.startswith(("javascript:", "vbscript:", "data:")), html
+            assert "evil.example" not in attributes.get("src", ""), html
+            assert "javascript" not in attributes.get("style", ""), html
 
 
 def test_sanitize_removes_what_markdown_would_never_produce():
