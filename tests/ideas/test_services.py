@@ -383,3 +383,24 @@ def test_closing_a_challenge_picks_the_winner_once(db):
     assert closed == [challenge.id]
     assert challenge.winner_idea_id == winner.id != runner_up.id
     assert db.session.scalar(select(func.count()).select_from(StatusChange)) == 0
+
+
+# --- the hot formula --------------------------------------------------------------------------
+
+
+def test_hot_score_is_log_support_plus_age_in_two_day_units():
+    from datetime import UTC, datetime
+
+    epoch = datetime(2024, 1, 1, tzinfo=UTC)
+    assert services.hot_score(0, epoch) == 0.0
+    assert services.hot_score(1, epoch) == 0.0
+    assert services.hot_score(100, epoch) == pytest.approx(2.0)
+    assert services.hot_score(10, epoch + timedelta(days=2)) == pytest.approx(2.0)
+
+
+def test_a_newer_idea_needs_tenfold_less_support_per_two_days():
+    now = utcnow()
+    old = services.hot_score(1000, now - timedelta(days=4))
+    new = services.hot_score(10, now)
+    assert new == pytest.approx(old)
+    assert services.hot_score(11, now) > old
