@@ -72,12 +72,14 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_features(app: Flask) -> None:
-    from app import accounts, api, demo, ideas, main
+    from app import accounts, api, community, demo, ideas, main
+    from app.community import models as _community_models  # noqa: F401
     from app.mail import models as _mail_models  # noqa: F401  (the outbox table)
 
     main.init_app(app)
     accounts.init_app(app)
     ideas.init_app(app)
+    community.init_app(app)
     api.init_app(app)
     demo.init_app(app)
 
@@ -89,11 +91,28 @@ def register_errors(app: Flask) -> None:
 
 
 def register_templates(app: Flask) -> None:
-    from flask_babel import get_locale
+    from flask import has_request_context
+    from flask_babel import format_timedelta, get_locale, gettext
 
     from app.accounts.forms import ActionForm
-    from app.accounts.permissions import can_manage_roles, is_staff
-    from app.web import text_direction
+    from app.accounts.permissions import (
+        can_manage_categories,
+        can_manage_roles,
+        can_moderate,
+        is_product_team,
+        is_staff,
+    )
+    from app.database import utcnow
+    from app.ideas.workflow import MERGEABLE, VOTABLE
+    from app.web import panels, text_direction
+
+    def ago(moment) -> str:
+        """Time since ``moment`` in the reader's language ("5 hours ago"; "just now" under a
+        minute). Babel's own filter subtracts from a naive utcnow() and fails on aware times."""
+        elapsed = moment - utcnow()
+        if elapsed.total_seconds() > -60:
+            return gettext("just now")
+        return format_timedelta(elapsed, granularity="minute", add_direction=True)
 
     @app.context_processor
     def _layout() -> dict:
@@ -102,7 +121,16 @@ def register_templates(app: Flask) -> None:
             "html_lang": locale.replace("_", "-"),
             "html_dir": text_direction(locale),
             "site_name": app.config["SITE_NAME"],
-            "nav_form": ActionForm(),
+            # Templates also render outside requests (live updates from jobs): no form there.
+            "nav_form": ActionForm() if has_request_context() else None,
             "can_manage_roles": can_manage_roles,
+            "can_moderate": can_moderate,
+            "is_product_team": is_product_team,
+            "can_manage_categories": can_manage_categories,
             "is_staff": is_staff,
+            "panels": panels,
+            "ago": ago,
+            # Where the support button is live, and which ideas a moderator may merge away.
+            "votable_statuses": VOTABLE,
+            "mergeable_statuses": MERGEABLE,
         }

@@ -53,6 +53,26 @@ def _begin_request() -> None:
         clear_write_intent()
 
 
+def _refuse_nul_characters() -> None:
+    """Text never contains NUL; PostgreSQL cannot store it, so it is refused at the door."""
+    from flask_babel import gettext as _
+
+    from app.errors import ValidationFailed
+
+    found = [name for name, value in request.args.items(multi=True) if "\x00" in value]
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        found += [name for name, value in request.form.items(multi=True) if "\x00" in value]
+    elif request.is_json:
+        data = request.get_data(cache=True)
+        if b"\x00" in data or b"\\u0000" in data:
+            found.append("body")
+    if found:
+        message = _("Text cannot contain NUL characters.")
+        raise ValidationFailed(
+            message, code="invalid_characters", fields={name: [message] for name in found}
+        )
+
+
 def _security_headers(response):
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
@@ -70,6 +90,15 @@ def _security_headers(response):
     return response
 
 
+def path_for(endpoint: str, **values) -> str:
+    """A site-relative link that also works outside a request (CLI commands, jobs)."""
+    if has_request_context():
+        return url_for(endpoint, **values)
+    site = urlsplit(current_app.config["SITE_URL"])
+    adapter = current_app.url_map.bind(site.netloc, script_name=site.path or "/")
+    return adapter.build(endpoint, values)
+
+
 def external_url(endpoint: str, **values) -> str:
     """An absolute link for mail: from the request's host, or SITE_URL in CLI commands."""
     if has_request_context():
@@ -79,6 +108,18 @@ def external_url(endpoint: str, **values) -> str:
         site.netloc, script_name=site.path or "/", url_scheme=site.scheme or "https"
     )
     return adapter.build(endpoint, values, force_external=True)
+
+
+def register_panel(app: Flask, slot: str, template: str) -> None:
+    """Let a feature add a section to another feature's page without either importing the other.
+
+    The page renders ``{% for panel in panels("idea") %}{% include panel %}{% endfor %}``.
+    """
+    app.extensions.setdefault("cocreate_panels", {}).setdefault(slot, []).append(template)
+
+
+def panels(slot: str) -> list[str]:
+    return current_app.extensions.get("cocreate_panels", {}).get(slot, [])
 
 
 def text_direction(locale: str) -> str:
@@ -103,4 +144,5 @@ def init_app(app: Flask) -> None:
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
         )
     app.before_request(_begin_request)
+    app.before_request(_refuse_nul_characters)
     app.after_request(_security_headers)

@@ -1,0 +1,677 @@
+"""The rules of the conversation: comments, reactions, follows, notifications, consent, feed.
+
+Public functions commit once. Subscribers (``app/community/subscribers.py``) call the private
+helpers here inside the publisher's transaction and never commit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from app.accounts.models import User
+from app.accounts.permissions import can_moderate, ensure, is_staff, signed_in
+from app.community import events
+from app.community.models import (
+    FOLLOW_KINDS,
+    FREQUENCIES,
+    REACTIONS,
+    Activity,
+    Comment,
+    CommentRevision,
+    Consent,
+    Follow,
+    Notification,
+    NotificationPreference,
+    Profile,
+    Reaction,
+)
+from app.database import utcnow
+from app.errors import Conflict, NotFound, ValidationFailed
+from app.extensions import db
+from app.ideas.models import Category, Challenge, Idea
+from app.ideas.services import can_see
+from app.mail.services import queue_mail
+from app.text import render_markdown
+from app.web import external_url
+
+COMMENT_MAX = 10_000
+MENTION = re.compile(r"(?<![\w@])@(\w[\w.'-]*(?: [\w.'-]+){0,4})")
+
+# Kinds of notification, with the default e-mail frequency of each.
+NOTIFICATION_KINDS = {
+    "reply": "immediately",
+    "mention": "immediately",
+    "status": "immediately",
+    "official_response": "immediately",
+    "merge": "immediately",
+    "milestone": "daily",
+    "new_idea": "daily",
+}
+
+
+def _insert(model):
+    dialect = db.session.get_bind().dialect.name
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
+
+
+# --- comments -------------------------------------------------------------------------------
+
+
+def _clean_body(body: str) -> str:
+    body = (body or "").strip()
+    if not body or len(body) > COMMENT_MAX:
+        raise ValidationFailed(
+            _("Write a comment of 1 to 10,000 characters."),
+            fields={"body": [_("Between 1 and 10,000 characters.")]},
+        )
+    return body
+
+
+def find_mentions(body: str) -> list[User]:
+    """People named as ``@Display Name`` in ``body``; unknown or ambiguous names are text."""
+    candidates: dict[str, list[str]] = {}
+    for match in MENTION.finditer(body):
+        words = match.group(1).split(" ")
+        candidates[match.group(0)] = [" ".join(words[:n]).lower() for n in range(len(words), 0, -1)]
+    names = {name for options in candidates.values() for name in options}
+    if not names:
+        return []
+    by_name: dict[str, list[User]] = defaultdict(list)
+    for user in db.session.scalars(select(User).where(func.lower(User.display_name).in_(names))):
+        by_name[user.display_name.lower()].append(user)
+    found: dict[int, User] = {}
+    for options in candidates.values():
+        for name in options:  # the longest name that belongs to exactly one person
+            if len(by_name.get(name, [])) == 1:
+                user = by_name[name][0]
+                found[user.id] = user
+                break
+    return list(found.values())
+
+
+def _render(body: str, mentioned: list[User]) -> str:
+    """Markdown, with each mention linked to the person's profile."""
+    for user in sorted(mentioned, key=lambda u: -len(u.display_name)):
+        pattern = re.compile(rf"(?<![\w@\[])@{re.escape(user.display_name)}\b", re.IGNORECASE)
+        body = pattern.sub(f"[@{user.display_name}](/people/{user.id})", body)
+    return render_markdown(body)
+
+
+def _check_target(author: User, idea: Idea | None, challenge: Challenge | None) -> None:
+    if (idea is None) == (challenge is None):
+        raise ValidationFailed(_("Comment on an idea or a challenge."))
+    if idea is not None and not can_see(author, idea):
+        raise NotFound(_("No such idea."))
+
+
+def post_comment(
+    author: User,
+    *,
+    body: str,
+    idea: Idea | None = None,
+    challenge: Challenge | None = None,
+    parent: Comment | None = None,
+) -> Comment:
+    """Add a comment (or a reply to ``parent``); mentioned people and the parent's author hear."""
+    ensure(signed_in(author), _("Log in to join the conversation."))
+    if parent is not None:
+        idea = db.session.get(Idea, parent.idea_id) if parent.idea_id else None
+        challenge = db.session.get(Challenge, parent.challenge_id) if parent.challenge_id else None
+        if parent.is_deleted:
+            raise Conflict(
+                _("That comment was removed; reply to the conversation instead."),
+                code="parent_removed",
+            )
+    _check_target(author, idea, challenge)
+    body = _clean_body(body)
+    mentioned = [user for user in find_mentions(body) if user.id != author.id]
+    comment = Comment(
+        idea_id=idea.id if idea else None,
+        challenge_id=challenge.id if challenge else None,
+        parent_id=parent.id if parent else None,
+        depth=parent.depth + 1 if parent else 0,
+        author_id=author.id,
+        body=body,
+        body_html=_render(body, mentioned),
+        by_staff=is_staff(author),
+        created_at=utcnow(),
+    )
+    db.session.add(comment)
+    db.session.flush()
+    if idea is not None:
+        db.session.execute(
+            update(Idea)
+            .where(Idea.id == idea.id)
+            .values(comment_count=Idea.comment_count + 1)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.expire(idea, ["comment_count"])
+    events.comment_posted.send(comment, author=author, parent=parent, mentioned=mentioned)
+    db.session.commit()
+    return comment
+
+
+def _may_change(user: User, comment: Comment) -> bool:
+    return signed_in(user) and (user.id == comment.author_id or can_moderate(user))
+
+
+def edit_comment(comment: Comment, *, editor: User, body: str) -> Comment:
+    """Change a comment's text; the old text is kept as a revision and it shows "edited"."""
+    ensure(_may_change(editor, comment), _("Only the author can edit this comment."))
+    if comment.is_deleted:
+        raise Conflict(_("A removed comment cannot be edited."), code="comment_removed")
+    body = _clean_body(body)
+    db.session.add(CommentRevision(comment_id=comment.id, body=comment.body, editor_id=editor.id))
+    comment.body = body
+    comment.body_html = _render(body, find_mentions(body))
+    comment.edited_at = utcnow()
+    db.session.flush()
+    events.comment_edited.send(comment, editor=editor)
+    db.session.commit()
+    return comment
+
+
+def delete_comment(comment: Comment, *, actor: User) -> None:
+    """Remove a comment, leaving a placeholder so replies still make sense."""
+    ensure(_may_change(actor, comment), _("Only the author or a moderator can remove this."))
+    if comment.is_deleted:
+        return
+    comment.deleted_at = utcnow()
+    comment.is_official = False
+    if comment.idea_id is not None:
+        db.session.execute(
+            update(Idea)
+            .where(Idea.id == comment.idea_id)
+            .values(comment_count=Idea.comment_count - 1)
+            .execution_options(synchronize_session=False)
+        )
+    db.session.flush()
+    events.comment_deleted.send(comment, actor=actor)
+    db.session.commit()
+
+
+def mark_official(comment: Comment, *, actor: User) -> None:
+    """Pin this staff comment as the official answer (one per idea or challenge)."""
+    ensure(is_staff(actor), _("Only staff mark official answers."))
+    if comment.is_deleted or not comment.by_staff:
+        raise Conflict(
+            _("Only a staff member's comment can be the official answer."), code="not_staff_comment"
+        )
+    scope = (
+        Comment.idea_id == comment.idea_id
+        if comment.idea_id
+        else Comment.challenge_id == comment.challenge_id
+    )
+    db.session.execute(
+        update(Comment)
+        .where(scope, Comment.id != comment.id)
+        .values(is_official=False)
+        .execution_options(synchronize_session=False)
+    )
+    comment.is_official = True
+    db.session.flush()
+    events.official_answer_marked.send(comment, actor=actor)
+    db.session.commit()
+
+
+def react(comment: Comment, *, user: User, emoji: str, on: bool = True) -> dict[str, int]:
+    """Add (or with ``on=False`` remove) one reaction; idempotent. Returns the counts."""
+    ensure(signed_in(user), _("Log in to react."))
+    if emoji not in REACTIONS:
+        raise ValidationFailed(_("Unknown reaction."), fields={"emoji": [" ".join(REACTIONS)]})
+    if comment.is_deleted:
+        raise Conflict(_("That comment was removed."), code="comment_removed")
+    if on:
+        db.session.execute(
+            _insert(Reaction)
+            .values(comment_id=comment.id, user_id=user.id, emoji=emoji, created_at=utcnow())
+            .on_conflict_do_nothing()
+        )
+    else:
+        db.session.execute(
+            delete(Reaction).where(
+                Reaction.comment_id == comment.id,
+                Reaction.user_id == user.id,
+                Reaction.emoji == emoji,
+            )
+        )
+    db.session.commit()
+    return reaction_counts([comment.id])[comment.id]
+
+
+def reaction_counts(comment_ids: list[int]) -> dict[int, dict[str, int]]:
+    counts: dict[int, dict[str, int]] = {cid: {} for cid in comment_ids}
+    if comment_ids:
+        rows = db.session.execute(
+            select(Reaction.comment_id, Reaction.emoji, func.count())
+            .where(Reaction.comment_id.in_(comment_ids))
+            .group_by(Reaction.comment_id, Reaction.emoji)
+        )
+        for comment_id, emoji, n in rows:
+            counts[comment_id][emoji] = n
+    return counts
+
+
+@dataclass
+class ThreadNode:
+    comment: Comment
+    replies: list[ThreadNode] = field(default_factory=list)
+    reactions: dict[str, int] = field(default_factory=dict)
+    mine: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Thread:
+    official: Comment | None
+    roots: list[ThreadNode]
+    count: int
+
+
+def thread(
+    *, viewer: User | None, idea: Idea | None = None, challenge: Challenge | None = None
+) -> Thread:
+    """The whole conversation, oldest first, as a tree: three queries whatever its size."""
+    scope = Comment.idea_id == idea.id if idea else Comment.challenge_id == challenge.id
+    comments = list(
+        db.session.scalars(select(Comment).where(scope).order_by(Comment.created_at, Comment.id))
+    )
+    ids = [c.id for c in comments]
+    counts = reaction_counts(ids)
+    mine: dict[int, set[str]] = defaultdict(set)
+    if signed_in(viewer) and ids:
+        for comment_id, emoji in db.session.execute(
+            select(Reaction.comment_id, Reaction.emoji).where(
+                Reaction.user_id == viewer.id, Reaction.comment_id.in_(ids)
+            )
+        ):
+            mine[comment_id].add(emoji)
+    nodes = {c.id: ThreadNode(c, reactions=counts[c.id], mine=mine[c.id]) for c in comments}
+    roots: list[ThreadNode] = []
+    for comment in comments:
+        parent = nodes.get(comment.parent_id) if comment.parent_id else None
+        (parent.replies if parent else roots).append(nodes[comment.id])
+    official = next((c for c in comments if c.is_official and not c.is_deleted), None)
+    return Thread(official, roots, sum(1 for c in comments if not c.is_deleted))
+
+
+def get_comment(comment_id: int, *, viewer: User | None) -> Comment:
+    comment = db.session.get(Comment, comment_id)
+    if comment is None:
+        raise NotFound(_("No such comment."))
+    if comment.idea_id is not None:
+        idea = db.session.get(Idea, comment.idea_id)
+        if idea is None or not can_see(viewer, idea):
+            raise NotFound(_("No such comment."))
+    return comment
+
+
+# --- follows --------------------------------------------------------------------------------
+
+
+def _target_exists(kind: str, target_id: int) -> bool:
+    model = {"idea": Idea, "challenge": Challenge, "category": Category, "user": User}[kind]
+    return db.session.get(model, target_id) is not None
+
+
+def _follow(user_id: int, kind: str, target_id: int) -> None:
+    db.session.execute(
+        _insert(Follow)
+        .values(user_id=user_id, kind=kind, target_id=target_id, created_at=utcnow())
+        .on_conflict_do_nothing()
+    )
+
+
+def follow(user: User, kind: str, target_id: int, *, on: bool = True) -> bool:
+    """Follow (or stop following) an idea, challenge, category or person. Idempotent."""
+    ensure(signed_in(user), _("Log in to follow."))
+    if kind not in FOLLOW_KINDS:
+        raise ValidationFailed(
+            _("Follow an idea, a challenge, a category or a person."),
+            fields={"kind": [", ".join(FOLLOW_KINDS)]},
+        )
+    if not _target_exists(kind, target_id):
+        raise NotFound(_("Nothing to follow there."))
+    if kind == "user" and target_id == user.id:
+        raise ValidationFailed(_("You cannot follow yourself."), fields={"id": [_("Yourself.")]})
+    if on:
+        _follow(user.id, kind, target_id)
+    else:
+        db.session.execute(
+            delete(Follow).where(
+                Follow.user_id == user.id, Follow.kind == kind, Follow.target_id == target_id
+            )
+        )
+    db.session.commit()
+    return on
+
+
+def is_following(user: User | None, kind: str, target_id: int) -> bool:
+    if not signed_in(user):
+        return False
+    return (
+        db.session.scalar(
+            select(Follow.id).where(
+                Follow.user_id == user.id, Follow.kind == kind, Follow.target_id == target_id
+            )
+        )
+        is not None
+    )
+
+
+def followers(kind: str, target_id: int) -> set[int]:
+    return set(
+        db.session.scalars(
+            select(Follow.user_id).where(Follow.kind == kind, Follow.target_id == target_id)
+        )
+    )
+
+
+def _move_followers(source_id: int, target_id: int) -> None:
+    for user_id in followers("idea", source_id):
+        _follow(user_id, "idea", target_id)
+    db.session.execute(delete(Follow).where(Follow.kind == "idea", Follow.target_id == source_id))
+
+
+# --- consent and preferences ----------------------------------------------------------------
+
+
+def email_consent(user_id: int) -> bool:
+    granted = db.session.scalar(
+        select(Consent.granted).where(Consent.user_id == user_id, Consent.channel == "email")
+    )
+    return bool(granted)
+
+
+def set_email_consent(user: User, *, granted: bool) -> None:
+    db.session.execute(
+        _insert(Consent)
+        .values(user_id=user.id, channel="email", granted=granted, changed_at=utcnow())
+        .on_conflict_do_update(
+            index_elements=["user_id", "channel"], set_={"granted": granted, "changed_at": utcnow()}
+        )
+    )
+    db.session.commit()
+
+
+def preferences(user: User) -> dict[str, str]:
+    chosen = dict(
+        db.session.execute(
+            select(NotificationPreference.kind, NotificationPreference.frequency).where(
+                NotificationPreference.user_id == user.id
+            )
+        ).all()
+    )
+    return {kind: chosen.get(kind, default) for kind, default in NOTIFICATION_KINDS.items()}
+
+
+def set_preferences(user: User, chosen: dict[str, str]) -> None:
+    for kind, frequency in chosen.items():
+        if kind not in NOTIFICATION_KINDS or frequency not in FREQUENCIES:
+            raise ValidationFailed(
+                _("Choose immediately, daily or never."), fields={kind: [", ".join(FREQUENCIES)]}
+            )
+    for kind, frequency in chosen.items():
+        db.session.execute(
+            _insert(NotificationPreference)
+            .values(user_id=user.id, kind=kind, frequency=frequency)
+            .on_conflict_do_update(
+                index_elements=["user_id", "kind"], set_={"frequency": frequency}
+            )
+        )
+    db.session.commit()
+
+
+# --- notifications --------------------------------------------------------------------------
+
+
+def notify(
+    recipient_ids,
+    *,
+    kind: str,
+    actor: User | None,
+    text: str,
+    url: str,
+    idea_id: int | None = None,
+    challenge_id: int | None = None,
+    comment_id: int | None = None,
+) -> list[Notification]:
+    """One notification per person (never the actor); mailed at once when they want that.
+
+    Runs inside the caller's transaction; mail leaves after commit.
+    """
+    recipients = set(recipient_ids) - {actor.id if actor else None, None}
+    if not recipients:
+        return []
+    now = utcnow()
+    wanted = _email_frequencies(recipients, kind)
+    created = []
+    for recipient_id in sorted(recipients):
+        frequency = wanted.get(recipient_id, "never")
+        notification = Notification(
+            recipient_id=recipient_id,
+            kind=kind,
+            actor_id=actor.id if actor else None,
+            idea_id=idea_id,
+            challenge_id=challenge_id,
+            comment_id=comment_id,
+            text=text[:300],
+            url=url,
+            created_at=now,
+            emailed_at=now if frequency != "daily" else None,
+        )
+        db.session.add(notification)
+        created.append((notification, frequency))
+    db.session.flush()
+    for notification, frequency in created:
+        if frequency == "immediately":
+            _mail_now(notification)
+        events.notification_created.send(notification)
+    return [n for n, _f in created]
+
+
+def _email_frequencies(recipient_ids: set[int], kind: str) -> dict[int, str]:
+    """Each recipient's mail frequency for ``kind``; "never" without e-mail consent."""
+    consenting = set(
+        db.session.scalars(
+            select(Consent.user_id).where(
+                Consent.user_id.in_(recipient_ids),
+                Consent.channel == "email",
+                Consent.granted.is_(True),
+            )
+        )
+    )
+    chosen = dict(
+        db.session.execute(
+            select(NotificationPreference.user_id, NotificationPreference.frequency).where(
+                NotificationPreference.user_id.in_(consenting), NotificationPreference.kind == kind
+            )
+        ).all()
+    )
+    default = NOTIFICATION_KINDS.get(kind, "daily")
+    return {
+        uid: chosen.get(uid, default) if uid in consenting else "never" for uid in recipient_ids
+    }
+
+
+def _mail_now(notification: Notification) -> None:
+    user = db.session.get(User, notification.recipient_id)
+    queue_mail(
+        to=user.email,
+        subject=_("Cocreate: %(text)s", text=notification.text[:120]),
+        body=_(
+            "%(text)s\n\n%(link)s\n\nChange what we mail you: %(prefs)s",
+            text=notification.text,
+            link=_absolute(notification.url),
+            prefs=external_url("community.notification_settings"),
+        ),
+        kind=f"notification_{notification.kind}",
+    )
+
+
+def _absolute(path: str) -> str:
+    return current_app.config["SITE_URL"].rstrip("/") + path if path.startswith("/") else path
+
+
+def unread_count(user: User | None) -> int:
+    if not signed_in(user):
+        return 0
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.recipient_id == user.id, Notification.read_at.is_(None))
+        )
+        or 0
+    )
+
+
+def notifications_for(
+    user: User, *, limit: int = 100, unread_only: bool = False
+) -> list[Notification]:
+    stmt = (
+        select(Notification)
+        .where(Notification.recipient_id == user.id)
+        .order_by(Notification.id.desc())
+        .limit(limit)
+    )
+    if unread_only:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    return list(db.session.scalars(stmt))
+
+
+def grouped(notifications: list[Notification]) -> list[tuple[Idea | None, list[Notification]]]:
+    """Notifications grouped by idea, groups in order of their newest notification."""
+    ideas = {
+        i.id: i
+        for i in db.session.scalars(
+            select(Idea).where(Idea.id.in_({n.idea_id for n in notifications if n.idea_id}))
+        )
+    }
+    groups: dict[int | None, list[Notification]] = {}
+    for notification in notifications:
+        key = notification.idea_id if notification.idea_id else -notification.id
+        groups.setdefault(key, []).append(notification)
+    return [(ideas.get(key) if key and key > 0 else None, items) for key, items in groups.items()]
+
+
+def mark_read(user: User, ids: list[int] | None = None) -> int:
+    """Mark these notifications (or all) read; returns how many changed."""
+    ensure(signed_in(user))
+    stmt = update(Notification).where(
+        Notification.recipient_id == user.id, Notification.read_at.is_(None)
+    )
+    if ids is not None:
+        stmt = stmt.where(Notification.id.in_(ids))
+    changed = db.session.execute(
+        stmt.values(read_at=utcnow()).execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return changed
+
+
+def send_digests(now: datetime | None = None) -> int:
+    """Mail each person one digest of their unmailed "daily" notifications; returns mails sent.
+
+    A person gets at most one digest a day: notifications newer than 24 hours after their
+    previous digest wait for the next run.
+    """
+    now = now or utcnow()
+    pending = list(
+        db.session.scalars(
+            select(Notification)
+            .where(Notification.emailed_at.is_(None))
+            .order_by(Notification.recipient_id, Notification.id)
+        )
+    )
+    by_person: dict[int, list[Notification]] = defaultdict(list)
+    for notification in pending:
+        by_person[notification.recipient_id].append(notification)
+    sent = 0
+    for recipient_id, items in by_person.items():
+        if not email_consent(recipient_id):
+            for n in items:
+                n.emailed_at = now
+            continue
+        last = db.session.scalar(
+            select(func.max(Notification.emailed_at)).where(
+                Notification.recipient_id == recipient_id,
+                Notification.kind.in_([k for k, f in NOTIFICATION_KINDS.items() if f == "daily"]),
+            )
+        )
+        if last is not None and now - last < timedelta(hours=23):
+            continue
+        user = db.session.get(User, recipient_id)
+        lines = [f"- {n.text}\n  {_absolute(n.url)}" for n in items]
+        queue_mail(
+            to=user.email,
+            subject=_("Your Cocreate digest: %(n)d updates", n=len(items)),
+            body=_(
+                "Hello %(name)s, here is what happened on what you follow:\n\n%(lines)s\n\n"
+                "Change what we mail you: %(prefs)s",
+                name=user.display_name,
+                lines="\n".join(lines),
+                prefs=external_url("community.notification_settings"),
+            ),
+            kind="digest",
+        )
+        for n in items:
+            n.emailed_at = now
+        sent += 1
+    db.session.commit()
+    return sent
+
+
+# --- activity feed --------------------------------------------------------------------------
+
+
+def record_activity(
+    kind: str,
+    *,
+    text: str,
+    actor_id: int | None = None,
+    idea: Idea | None = None,
+    challenge_id: int | None = None,
+) -> None:
+    db.session.add(
+        Activity(
+            kind=kind,
+            text=text[:300],
+            actor_id=actor_id,
+            idea_id=idea.id if idea else None,
+            challenge_id=challenge_id if challenge_id else (idea.challenge_id if idea else None),
+            category_id=idea.category_id if idea else None,
+            created_at=utcnow(),
+        )
+    )
+
+
+def feed(*, viewer: User | None = None, following: bool = False, limit: int = 30) -> list[Activity]:
+    """The newest activity; with ``following``, only on what the viewer follows."""
+    stmt = select(Activity).order_by(Activity.id.desc()).limit(limit)
+    if following:
+        if not signed_in(viewer):
+            return []
+        mine = select(Follow.kind, Follow.target_id).where(Follow.user_id == viewer.id).subquery()
+        stmt = stmt.where(
+            Activity.idea_id.in_(select(mine.c.target_id).where(mine.c.kind == "idea"))
+            | Activity.challenge_id.in_(select(mine.c.target_id).where(mine.c.kind == "challenge"))
+            | Activity.category_id.in_(select(mine.c.target_id).where(mine.c.kind == "category"))
+            | Activity.actor_id.in_(select(mine.c.target_id).where(mine.c.kind == "user"))
+        )
+    return list(db.session.scalars(stmt))
+
+
+# --- profiles -------------------------------------------------------------------------------
+
+
+def profile_of(user: User) -> Profile:
+    return db.session.get(Profile, user.id) or Profile(user_id=user.id, bio="", show_points=True)
