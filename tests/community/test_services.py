@@ -104,7 +104,8 @@ def test_staff_comments_carry_a_badge_and_one_is_official(db):
     first = services.post_comment(product, idea=idea, body="We're on it")
     second = services.post_comment(product, idea=idea, body="Update: prototypes")
     customer_comment = services.post_comment(make_member(), idea=idea, body="Me too")
-    assert first.by_staff and not customer_comment.by_staff
+    assert first.by_staff
+    assert not customer_comment.by_staff
     services.mark_official(first, actor=product)
     services.mark_official(second, actor=product)
     assert services.thread(viewer=None, idea=idea).official.id == second.id
@@ -252,7 +253,8 @@ def test_daily_notifications_go_out_in_one_digest(db, outbox):
     assert services.send_digests() == 1
     [digest] = [m for m in outbox() if m.kind == "digest"]
     assert digest.to_address == user.email
-    assert "First" in digest.body_text and "Second" in digest.body_text
+    assert "First" in digest.body_text
+    assert "Second" in digest.body_text
     assert services.send_digests() == 0  # nothing new
     services.notify({user.id}, kind="milestone", actor=None, text="Third", url="/")
     assert services.send_digests() == 0  # less than a day after the last digest
