@@ -46,6 +46,9 @@ def writes_on_get(view: Callable) -> Callable:
 
 
 def _begin_request() -> None:
+    if request.path.startswith("/api/"):
+        # Before anything reads the body: JSON calls never need the uploads' allowance.
+        request.max_content_length = current_app.config["API_MAX_CONTENT_LENGTH"]
     view = current_app.view_functions.get(request.endpoint or "")
     if request.method not in SAFE_METHODS or getattr(view, "writes_on_get", False):
         mark_write_intent()
