@@ -43,6 +43,9 @@ class Config:
 
     # Live updates: several processes share one Redis queue (see README, "Running in production").
     SOCKETIO_MESSAGE_QUEUE = os.environ.get("SOCKETIO_MESSAGE_QUEUE") or None
+    # Socket.IO messages on Redis are shared by every database number: name the channel so two
+    # sites (or test runs) on one Redis never see each other's events.
+    SOCKETIO_CHANNEL = os.environ.get("SOCKETIO_CHANNEL", "cocreate")
 
     # Rate limits are counted per client address; memory:// is per process, so several workers
     # should share redis://.

@@ -65,6 +65,7 @@ def register_extensions(app: Flask) -> None:
     socketio.init_app(
         app,
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
+        channel=app.config["SOCKETIO_CHANNEL"],
         async_mode="threading",
         # None: only the site's own origin may open a connection.
         cors_allowed_origins=None,
@@ -91,7 +92,7 @@ def register_errors(app: Flask) -> None:
 
 
 def register_templates(app: Flask) -> None:
-    from flask import has_request_context
+    from flask import has_request_context, request
     from flask_babel import format_timedelta, get_locale, gettext
 
     from app.accounts.forms import ActionForm
@@ -103,14 +104,15 @@ def register_templates(app: Flask) -> None:
         is_staff,
     )
     from app.database import utcnow
-    from app.ideas.workflow import MERGEABLE, VOTABLE
+    from app.ideas.workflow import MERGEABLE, STATUS_LABELS, VOTABLE
     from app.web import panels, text_direction
 
     def ago(moment) -> str:
-        """Time since ``moment`` in the reader's language ("5 hours ago"; "just now" under a
-        minute). Babel's own filter subtracts from a naive utcnow() and fails on aware times."""
+        """``moment`` relative to now in the reader's language: "5 hours ago", "in 3 days", "just
+        now" within a minute. Babel's own filter subtracts from a naive utcnow(), which fails on
+        our aware datetimes."""
         elapsed = moment - utcnow()
-        if elapsed.total_seconds() > -60:
+        if abs(elapsed.total_seconds()) < 60:
             return gettext("just now")
         return format_timedelta(elapsed, granularity="minute", add_direction=True)
 
@@ -122,7 +124,10 @@ def register_templates(app: Flask) -> None:
             "html_dir": text_direction(locale),
             "site_name": app.config["SITE_NAME"],
             # Templates also render outside requests (live updates from jobs): no form there.
-            "nav_form": ActionForm() if has_request_context() else None,
+            # Pages only: a form in an API answer's context would set a session cookie.
+            "nav_form": ActionForm()
+            if has_request_context() and not request.path.startswith("/api/")
+            else None,
             "can_manage_roles": can_manage_roles,
             "can_moderate": can_moderate,
             "is_product_team": is_product_team,
@@ -130,7 +135,8 @@ def register_templates(app: Flask) -> None:
             "is_staff": is_staff,
             "panels": panels,
             "ago": ago,
-            # Where the support button is live, and which ideas a moderator may merge away.
+            # Ideas' status names, where the support button is live, what may be merged away.
+            "status_labels": STATUS_LABELS,
             "votable_statuses": VOTABLE,
             "mergeable_statuses": MERGEABLE,
         }

@@ -101,17 +101,23 @@ def on_commit(session, callback) -> None:
 
 
 def _install_session_hooks() -> None:
+    import logging
+
     from sqlalchemy.orm import Session
 
     @event.listens_for(Session, "after_commit")
     def _run_on_commit(session) -> None:
-        callbacks = session.info.pop("on_commit", [])
-        for callback in callbacks:
-            callback()
+        if session.in_nested_transaction():
+            return  # a SAVEPOINT was released; the transaction itself has not committed
+        for callback in session.info.pop("on_commit", []):
+            try:
+                callback()
+            except Exception:  # the data is saved; a failed announcement must not undo that
+                logging.getLogger(__name__).exception("After-commit work failed")
 
-    @event.listens_for(Session, "after_soft_rollback")
-    def _drop_on_rollback(session, previous_transaction) -> None:
-        if previous_transaction.parent is None:  # the outermost transaction rolled back
+    @event.listens_for(Session, "after_transaction_end")
+    def _drop_uncommitted(session, transaction) -> None:
+        if transaction.parent is None:  # rolled back, or closed without committing
             session.info.pop("on_commit", None)
 
 

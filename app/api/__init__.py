@@ -19,7 +19,6 @@ def _prepare_api_request() -> None:
     from app.accounts.services import user_for_api_token
     from app.extensions import csrf
 
-    request.max_content_length = current_app.config["API_MAX_CONTENT_LENGTH"]
     header = request.headers.get("Authorization")
     if header:
         scheme, _sep, raw = header.partition(" ")
@@ -91,8 +90,9 @@ def init_app(app: Flask) -> None:
     app.teardown_request(_record_token_use)
 
     from app.accounts.api import blp as accounts_api
+    from app.community.api import blp as community_api
     from app.ideas.api import blp as ideas_api
 
-    for blueprint in (accounts_api, ideas_api):
+    for blueprint in (accounts_api, ideas_api, community_api):
         csrf.exempt(blueprint)  # checked in _prepare_api_request for cookie-authenticated calls
         api.register_blueprint(blueprint)

@@ -11,6 +11,9 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(routes.bp)
     register_panel(app, "idea", "community/_idea_panel.html")
+    register_panel(app, "challenge", "community/_challenge_panel.html")
+    register_panel(app, "home", "community/_feed.html")
+    register_panel(app, "nav", "community/_nav_bell.html")
     subscribers.connect()
     live.init_app()
     app.cli.add_command(cli.community)

@@ -124,6 +124,13 @@ def post_comment(
     """Add a comment (or a reply to ``parent``); mentioned people and the parent's author hear."""
     ensure(signed_in(author), _("Log in to join the conversation."))
     if parent is not None:
+        if (idea is not None and parent.idea_id != idea.id) or (
+            challenge is not None and parent.challenge_id != challenge.id
+        ):
+            raise ValidationFailed(
+                _("Reply within the same conversation."),
+                fields={"parent_id": [_("Not in this conversation.")]},
+            )
         idea = db.session.get(Idea, parent.idea_id) if parent.idea_id else None
         challenge = db.session.get(Challenge, parent.challenge_id) if parent.challenge_id else None
         if parent.is_deleted:
@@ -338,7 +345,9 @@ def follow(user: User, kind: str, target_id: int, *, on: bool = True) -> bool:
             _("Follow an idea, a challenge, a category or a person."),
             fields={"kind": [", ".join(FOLLOW_KINDS)]},
         )
-    if not _target_exists(kind, target_id):
+    if not _target_exists(kind, target_id) or (
+        kind == "idea" and not can_see(user, db.session.get(Idea, target_id))
+    ):
         raise NotFound(_("Nothing to follow there."))
     if kind == "user" and target_id == user.id:
         raise ValidationFailed(_("You cannot follow yourself."), fields={"id": [_("Yourself.")]})
@@ -675,3 +684,168 @@ def feed(*, viewer: User | None = None, following: bool = False, limit: int = 30
 
 def profile_of(user: User) -> Profile:
     return db.session.get(Profile, user.id) or Profile(user_id=user.id, bio="", show_points=True)
+
+
+BIO_MAX = 500
+AVATAR_SIDE = 256
+
+
+def _avatar_image(upload):
+    """The upload checked and re-encoded as idea images are, then cut to a square."""
+    import io
+
+    from PIL import Image, ImageOps
+
+    from app.ideas import images
+
+    try:
+        checked = images.process_upload(upload)
+    except ValidationFailed as error:
+        raise ValidationFailed(
+            error.message, code=error.code, fields={"avatar": [error.message]}
+        ) from error
+    with Image.open(io.BytesIO(checked.data)) as picture:
+        square = ImageOps.fit(picture, (AVATAR_SIDE, AVATAR_SIDE))
+        out = io.BytesIO()
+        square.save(out, format="WEBP", quality=85, method=4)
+    return images.ProcessedImage(out.getvalue(), AVATAR_SIDE, AVATAR_SIDE)
+
+
+def update_profile(
+    user: User,
+    *,
+    bio: str,
+    show_points: bool | None = None,
+    avatar_upload=None,
+    remove_avatar: bool = False,
+) -> Profile:
+    """Save the public profile; a new avatar replaces (and deletes) the old picture.
+
+    ``show_points=None`` leaves that setting as it is. The picture file is written before the
+    commit and removed again if the commit fails; the old one goes only after it succeeds.
+    """
+    from app.ideas import images
+
+    ensure(signed_in(user), _("Log in to change your profile."))
+    bio = (bio or "").strip()
+    if len(bio) > BIO_MAX:
+        message = _("Keep your bio to %(n)d characters.", n=BIO_MAX)
+        raise ValidationFailed(message, fields={"bio": [message]})
+    avatar = _avatar_image(avatar_upload) if avatar_upload is not None else None
+    profile = db.session.get(Profile, user.id)
+    if profile is None:
+        profile = Profile(user_id=user.id, bio="", show_points=True)
+        db.session.add(profile)
+    previous = profile.avatar_path
+    written: list[str] = []
+    profile.bio = bio
+    if show_points is not None:
+        profile.show_points = show_points
+    if avatar is not None:
+        written.append(images.save(avatar, f"avatars/{user.id}"))
+        profile.avatar_path = written[0]
+    elif remove_avatar:
+        profile.avatar_path = None
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        images.discard(written)
+        raise
+    if previous and previous != profile.avatar_path:
+        images.discard([previous])
+    return profile
+
+
+def avatar_paths(user_ids) -> dict[int, str]:
+    """The uploaded pictures of these people, by id; people without one are left out."""
+    ids = {uid for uid in user_ids if uid}
+    if not ids:
+        return {}
+    return dict(
+        db.session.execute(
+            select(Profile.user_id, Profile.avatar_path).where(
+                Profile.user_id.in_(ids), Profile.avatar_path.is_not(None)
+            )
+        ).all()
+    )
+
+
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def suggest_people(prefix: str, *, limit: int = 8, exclude_id: int | None = None) -> list[User]:
+    """People whose display name, or a word of it, starts with ``prefix`` (2+ characters)."""
+    prefix = (prefix or "").strip().lstrip("@").strip().lower()[:80]
+    if len(prefix) < 2:
+        return []
+    name = func.lower(User.display_name)
+    stmt = (
+        select(User)
+        .where(
+            name.like(_like_prefix(prefix), escape="\\")
+            | name.like("% " + _like_prefix(prefix), escape="\\")
+        )
+        .order_by(name.like(_like_prefix(prefix), escape="\\").desc(), name, User.id)
+        .limit(max(1, min(limit, 8)))
+    )
+    if exclude_id is not None:
+        stmt = stmt.where(User.id != exclude_id)
+    return list(db.session.scalars(stmt))
+
+
+def ideas_by(user: User, *, limit: int = 20) -> list[Idea]:
+    """The person's ideas that everyone may see (not awaiting moderation), newest first."""
+    from sqlalchemy.orm import selectinload
+
+    from app.ideas.models import PENDING
+
+    return list(
+        db.session.scalars(
+            select(Idea)
+            .where(Idea.author_id == user.id, Idea.status != PENDING)
+            .order_by(Idea.created_at.desc(), Idea.id.desc())
+            .options(selectinload(Idea.images))
+            .limit(limit)
+        ).unique()
+    )
+
+
+@dataclass
+class ProfileComment:
+    comment: Comment
+    idea: Idea | None
+    challenge: Challenge | None
+
+
+def comments_by(user: User, *, limit: int = 10) -> list[ProfileComment]:
+    """The person's latest comments that are not removed and sit where everyone can read."""
+    from app.ideas.models import PENDING
+
+    rows = db.session.execute(
+        select(Comment, Idea, Challenge)
+        .outerjoin(Idea, Idea.id == Comment.idea_id)
+        .outerjoin(Challenge, Challenge.id == Comment.challenge_id)
+        .where(
+            Comment.author_id == user.id,
+            Comment.deleted_at.is_(None),
+            Comment.idea_id.is_(None) | (Idea.status != PENDING),
+        )
+        .order_by(Comment.created_at.desc(), Comment.id.desc())
+        .limit(limit)
+    ).unique()
+    return [ProfileComment(comment, idea, challenge) for comment, idea, challenge in rows]
+
+
+def reactions_by(user: User | None, comment_ids: list[int]) -> dict[int, set[str]]:
+    """Which reactions ``user`` gave to each of these comments (for one re-rendered comment)."""
+    mine: dict[int, set[str]] = {cid: set() for cid in comment_ids}
+    if signed_in(user) and comment_ids:
+        for comment_id, emoji in db.session.execute(
+            select(Reaction.comment_id, Reaction.emoji).where(
+                Reaction.user_id == user.id, Reaction.comment_id.in_(comment_ids)
+            )
+        ):
+            mine[comment_id].add(emoji)
+    return mine

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileAllowed
+from flask_wtf.file import FileAllowed, FileField
 from wtforms import (
     DateTimeLocalField,
     HiddenField,
@@ -49,6 +49,9 @@ class IdeaForm(FlaskForm):
 
 
 class IdeaEditForm(IdeaForm):
+    # An idea stays in its challenge and keeps its pictures when edited.
+    challenge_id = None
+    images = None
     submit = SubmitField(_l("Save changes"))
 
 
@@ -88,7 +91,7 @@ class ChallengeForm(FlaskForm):
         _l("Bonus points for the winning idea"),
         validators=[Optional(), NumberRange(min=0, max=1_000_000)],
     )
-    cover = MultipleFileField(_l("Cover image"), validators=[IMAGE_TYPES])
+    cover = FileField(_l("Cover image"), validators=[IMAGE_TYPES])
     submit = SubmitField(_l("Publish challenge"))
 
 

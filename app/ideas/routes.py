@@ -63,7 +63,7 @@ def _choices(form: IdeaForm, *, with_challenges: bool = True) -> None:
     if with_challenges:
         now = utcnow()
         form.challenge_id.choices = [(None, _("No challenge"))] + [
-            (c.id, c.title) for c in services.list_challenges() if c.is_open(now)
+            (c.id, c.title) for c in services.open_challenges(now)
         ]
 
 
@@ -152,11 +152,7 @@ def detail(idea_id: int):
         merge_form=MergeForm(formdata=None) if can_moderate(current_user) else None,
         action_form=ActionForm(),
         statuses=STATUS_LABELS,
-        can_edit=current_user.is_authenticated
-        and (
-            (current_user.id == idea.author_id and idea.status in ("pending", "open"))
-            or can_moderate(current_user)
-        ),
+        can_edit=services.can_edit(current_user, idea),
     )
 
 
@@ -164,6 +160,8 @@ def detail(idea_id: int):
 @login_required
 def edit(idea_id: int):
     idea = services.get_idea(idea_id, viewer=current_user)
+    if not services.can_edit(current_user, idea):
+        abort(403)
     form = IdeaEditForm(obj=idea if request.method == "GET" else None)
     _choices(form, with_challenges=False)
     if request.method == "GET":
@@ -319,7 +317,7 @@ def new_challenge():
     ]
     status = 422 if form.is_submitted() else 200
     if form.validate_on_submit():
-        covers = [f for f in form.cover.data if getattr(f, "filename", "")]
+        cover = form.cover.data if getattr(form.cover.data, "filename", "") else None
         try:
             item = services.create_challenge(
                 current_user,
@@ -329,7 +327,7 @@ def new_challenge():
                 closes_at=form.closes_at.data.replace(tzinfo=UTC),
                 category_id=form.category_id.data,
                 bonus_points=form.bonus_points.data,
-                cover_upload=covers[0] if covers else None,
+                cover_upload=cover,
             )
         except DomainError as error:
             status = _show_errors(form, error)

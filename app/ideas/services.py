@@ -249,7 +249,7 @@ def edit_idea(
         signed_in(editor) and (editor.id == idea.author_id or can_moderate(editor)),
         _("Only the author can edit this idea."),
     )
-    if idea.status not in (PENDING, OPEN) and not can_moderate(editor):
+    if not can_edit(editor, idea):
         raise Conflict(
             _(
                 "This idea is %(status)s and can no longer be edited.",
@@ -566,6 +566,13 @@ def can_see(viewer: User | None, idea: Idea) -> bool:
     return signed_in(viewer) and (viewer.id == idea.author_id or can_moderate(viewer))
 
 
+def can_edit(user: User | None, idea: Idea) -> bool:
+    """Authors while their idea is pending or open; moderators always."""
+    if not signed_in(user):
+        return False
+    return can_moderate(user) or (user.id == idea.author_id and idea.status in (PENDING, OPEN))
+
+
 def timeline(idea: Idea) -> list[StatusChange]:
     return list(
         db.session.scalars(
@@ -795,6 +802,18 @@ def close_due_challenges(now: datetime | None = None) -> list[Challenge]:
         events.challenge_closed.send(challenge)
     db.session.commit()
     return due
+
+
+def open_challenges(now: datetime | None = None) -> list[Challenge]:
+    """Challenges taking ideas now, the soonest to close first."""
+    now = now or utcnow()
+    return list(
+        db.session.scalars(
+            select(Challenge)
+            .where(Challenge.opens_at <= now, Challenge.closes_at > now)
+            .order_by(Challenge.closes_at)
+        )
+    )
 
 
 def list_challenges() -> list[Challenge]:

@@ -43,6 +43,35 @@
     }
   });
 
+  // Filter forms marked data-cc-drop-empty leave out the fields left blank, so the address that
+  // htmx pushes reads /ideas?category=kitchen rather than /ideas?q=&category=kitchen&status=.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var detail = event.detail;
+    var source = detail.elt;
+    if (detail.verb !== "get" || !source.closest || !source.closest("[data-cc-drop-empty]")) {
+      return;
+    }
+    var form = detail.formData;
+    if (!form) {
+      return;
+    }
+    var blank = [];
+    form.forEach(function (value, name) {
+      if (value === "" && blank.indexOf(name) < 0) {
+        blank.push(name);
+      }
+    });
+    blank.forEach(function (name) {
+      var filled = form.getAll(name).filter(function (value) {
+        return value !== "";
+      });
+      form.delete(name);
+      filled.forEach(function (value) {
+        form.append(name, value);
+      });
+    });
+  });
+
   // Remember which button started a request, so focus can return to its replacement.
   var focusAfterSwap = null;
   document.addEventListener("htmx:beforeRequest", function (event) {
@@ -50,9 +79,9 @@
     focusAfterSwap = active && active.id && event.detail.elt.contains(active) ? active.id : null;
   });
 
-  // A fragment that answers with an error status (e.g. 409 "cannot revoke your own admin role")
-  // still carries the updated row: swap it in when the element asks for that and the answer is
-  // a fragment rather than a whole error page.
+  // A fragment that answers with an error status (e.g. 409 "cannot revoke your own admin role",
+  // 403 "you cannot support your own idea") still carries the updated row or button: swap it in
+  // when the element asks for that and the answer is a fragment rather than a whole error page.
   document.addEventListener("htmx:beforeSwap", function (event) {
     var detail = event.detail;
     var status = detail.xhr.status;
@@ -62,7 +91,7 @@
     var source = (detail.requestConfig && detail.requestConfig.elt) || detail.elt;
     var wants = source && source.closest && source.closest("[data-cc-swap-errors]");
     var body = (detail.serverResponse || "").trimStart();
-    if (wants && body.lastIndexOf("<tr", 0) === 0) {
+    if (wants && body.charAt(0) === "<" && !/^<(!doctype|html)/i.test(body)) {
       detail.shouldSwap = true;
       detail.isError = false;
     }
