@@ -147,6 +147,8 @@ def detail(idea_id: int):
         timeline=services.timeline(idea),
         milestones=services.milestones_of(idea),
         merges=services.merges_of(idea),
+        # Right after sharing, the author sees look-alikes here (the hint shown while typing).
+        similar=services.similar_ideas(idea.title, exclude_id=idea.id),
         moves=moves_for(current_user, idea.status),
         status_form=StatusForm(formdata=None),
         merge_form=MergeForm(formdata=None) if can_moderate(current_user) else None,
