@@ -104,7 +104,9 @@ def _walk(nodes: list[services.ThreadNode]):
         stack.extend(reversed(node.replies))
 
 
-def conversation(*, idea: Idea | None = None, challenge: Challenge | None = None, **state):
+def conversation(
+    *, idea: Idea | None = None, challenge: Challenge | None = None, **state
+) -> Conversation:
     """The conversation on an idea or a challenge: a fixed handful of queries whatever its size."""
     kind, target = ("idea", idea) if idea is not None else ("challenge", challenge)
     thread = services.thread(viewer=current_user, idea=idea, challenge=challenge)
