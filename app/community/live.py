@@ -132,12 +132,24 @@ def _status_changed(idea, *, change, **extra) -> None:
 
 
 def _comment_posted(comment, **extra) -> None:
-    if comment.idea_id is not None:
-        _emit_after_commit(
-            "comment",
-            {"idea_id": comment.idea_id, "comment_id": comment.id, "parent_id": comment.parent_id},
-            idea_room(comment.idea_id),
-        )
+    if comment.idea_id is None:
+        return
+    from flask_babel import ngettext
+
+    from app.ideas.models import Idea
+
+    # The stored count already includes this comment (moved in SQL in this transaction).
+    count = db.session.scalar(select(Idea.comment_count).where(Idea.id == comment.idea_id))
+    _emit_after_commit(
+        "comment",
+        {
+            "idea_id": comment.idea_id,
+            "comment_id": comment.id,
+            "parent_id": comment.parent_id,
+            "count_text": ngettext("%(num)d comment", "%(num)d comments", count),
+        },
+        idea_room(comment.idea_id),
+    )
 
 
 def _notification_created(notification, **extra) -> None:

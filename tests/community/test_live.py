@@ -316,7 +316,12 @@ def test_viewers_of_an_idea_see_a_new_comment(live, client, db, bearer):
     )
 
     assert page.events("comment") == [
-        {"idea_id": idea.id, "comment_id": response.get_json()["id"], "parent_id": parent.id}
+        {
+            "idea_id": idea.id,
+            "comment_id": response.get_json()["id"],
+            "parent_id": parent.id,
+            "count_text": "2 comments",
+        }
     ]
 
 

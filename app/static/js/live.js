@@ -102,6 +102,13 @@
     if (!payload || !isId(payload.comment_id) || !showsIdea(payload.idea_id)) {
       return;
     }
+    if (typeof payload.count_text === "string") {
+      setText(".cc-conversation-count", payload.count_text);
+      var empty = document.querySelector(".cc-thread-empty");
+      if (empty) {
+        empty.hidden = true;
+      }
+    }
     if (document.getElementById("comment-" + payload.comment_id)) {
       return; // already on the page (the author's own comment, swapped in by htmx)
     }
