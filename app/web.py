@@ -56,6 +56,16 @@ def _begin_request() -> None:
         clear_write_intent()
 
 
+def _contains_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(item) for item in value)
+    return False
+
+
 def _refuse_nul_characters() -> None:
     """Text never contains NUL; PostgreSQL cannot store it, so it is refused at the door."""
     from flask_babel import gettext as _
@@ -65,10 +75,8 @@ def _refuse_nul_characters() -> None:
     found = [name for name, value in request.args.items(multi=True) if "\x00" in value]
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         found += [name for name, value in request.form.items(multi=True) if "\x00" in value]
-    elif request.is_json:
-        data = request.get_data(cache=True)
-        if b"\x00" in data or b"\\u0000" in data:
-            found.append("body")
+    elif request.is_json and _contains_nul(request.get_json(silent=True)):
+        found.append("body")
     if found:
         message = _("Text cannot contain NUL characters.")
         raise ValidationFailed(
@@ -147,5 +155,7 @@ def init_app(app: Flask) -> None:
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
         )
     app.before_request(_begin_request)
+    # The next work on this thread (a pooled gunicorn thread, a test) starts without it.
+    app.teardown_request(lambda exc: clear_write_intent())
     app.before_request(_refuse_nul_characters)
     app.after_request(_security_headers)

@@ -24,6 +24,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
 
 from app.accounts import services
+from app.accounts.models import User
 from app.community import services as community
 from app.extensions import limiter
 from app.ideas import services as ideas
@@ -86,7 +87,7 @@ def api_schema(app: Flask):
     return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
 
 
-def _admin():
+def _admin() -> User:
     return services.ensure_user(
         email=ADMIN_EMAIL, password=PASSWORD, role="admin", display_name="Schema Admin"
     )

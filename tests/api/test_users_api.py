@@ -231,6 +231,20 @@ def test_display_name_with_a_nul_character_is_422_and_changes_nothing(client, db
     assert display_name_of(db, user_id) == "Old Name"
 
 
+def test_display_name_that_merely_spells_a_nul_escape_is_accepted(client, db, api_token):
+    # The six characters \u0000 are ordinary text; only a real NUL character is refused.
+    user = make_member(display_name="Old Name")
+    user_id = user.id
+    token = api_token(user)
+
+    response = client.patch(
+        "/api/v1/me", json={"display_name": r"Ada \u0000"}, headers=bearer(token)
+    )
+
+    assert response.status_code == 200
+    assert display_name_of(db, user_id) == r"Ada \u0000"
+
+
 def test_browser_session_can_read_me(client, db, login):
     user = make_member(email="ada@example.com")
     user_id = user.id

@@ -17,12 +17,13 @@ import redis
 import socketio as socketio_client
 
 from app.accounts.services import create_api_token
+from config import TestConfig
 from tests.factories import make_idea, make_member
 from tests.servers import running_server
 
 pytestmark = pytest.mark.redis
 
-CHANNEL = "flask-socketio"  # Flask-SocketIO's default channel on the queue
+CHANNEL = TestConfig.SOCKETIO_CHANNEL  # the servers' channel on the queue (SOCKETIO_CHANNEL)
 
 
 @pytest.fixture(scope="module")
