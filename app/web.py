@@ -121,6 +121,22 @@ def external_url(endpoint: str, **values) -> str:
     return adapter.build(endpoint, values, force_external=True)
 
 
+def show_form_errors(form, error, *, aliases: dict[str, str] | None = None) -> int:
+    """Put a service's DomainError on a form (on its fields when it names them); its status.
+
+    ``aliases`` maps the service's field names to the form's (``category`` → ``category_id``).
+    """
+    placed = False
+    for name, messages in error.fields.items():
+        field = getattr(form, (aliases or {}).get(name, name), None)
+        if field is not None:
+            field.errors = [*field.errors, *messages]
+            placed = True
+    if not placed:
+        form.form_errors.append(error.message)
+    return error.status
+
+
 def register_panel(app: Flask, slot: str, template: str) -> None:
     """Let a feature add a section to another feature's page without either importing the other.
 

@@ -188,6 +188,17 @@ def outbox() -> Callable:
 
 
 @pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The throwaway Redis that make test starts (TEST_REDIS_URL); required under CI."""
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail("TEST_REDIS_URL is not set: make test starts a Redis server for this test")
+        pytest.skip("no Redis server (make test starts one)")
+    return url
+
+
+@pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
     path = Path(__file__).resolve().parent.parent / "test-artifacts"
     path.mkdir(exist_ok=True)

@@ -14,16 +14,6 @@ from tests.servers import running_server
 pytestmark = pytest.mark.redis
 
 
-@pytest.fixture
-def redis_url() -> str:
-    url = os.environ.get("TEST_REDIS_URL")
-    if not url:
-        if os.environ.get("CI") == "true":
-            pytest.fail("TEST_REDIS_URL is not set: make test starts a Redis server for this test")
-        pytest.skip("no Redis server (make test starts one)")
-    return url
-
-
 def post_json(url: str, body: dict) -> int:
     request = urllib.request.Request(
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}

@@ -6,12 +6,13 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from app.accounts import services
 from app.accounts.models import ROLES
 from app.accounts.permissions import can_manage_roles, permission_required, signed_in
 from app.api.errors import ErrorSchema
+from app.api.schemas import OrderedSchema
 from app.errors import Unauthorized
 from app.extensions import limiter
 
@@ -20,18 +21,13 @@ blp = Blueprint(
 )
 
 
-class StrictSchema(Schema):
-    class Meta:
-        ordered = True
-
-
-class TokenRequestSchema(StrictSchema):
+class TokenRequestSchema(OrderedSchema):
     email = fields.String(required=True, validate=validate.Length(min=1, max=254))
     password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
     name = fields.String(load_default="API token", validate=validate.Length(max=80))
 
 
-class TokenSchema(StrictSchema):
+class TokenSchema(OrderedSchema):
     id = fields.Integer(required=True)
     name = fields.String(required=True)
     created_at = fields.DateTime(required=True)
@@ -44,13 +40,13 @@ class TokenCreatedSchema(TokenSchema):
     )
 
 
-class RegisterSchema(StrictSchema):
+class RegisterSchema(OrderedSchema):
     email = fields.String(required=True, validate=validate.Length(min=1, max=254))
     password = fields.String(required=True, validate=validate.Length(min=10, max=1024))
     display_name = fields.String(required=True, validate=validate.Length(min=1, max=80))
 
 
-class MeSchema(StrictSchema):
+class MeSchema(OrderedSchema):
     id = fields.Integer(required=True)
     email = fields.String(required=True)
     display_name = fields.String(required=True)
@@ -59,11 +55,11 @@ class MeSchema(StrictSchema):
     created_at = fields.DateTime(required=True)
 
 
-class MeUpdateSchema(StrictSchema):
+class MeUpdateSchema(OrderedSchema):
     display_name = fields.String(required=True, validate=validate.Length(min=1, max=80))
 
 
-class UserRolesSchema(StrictSchema):
+class UserRolesSchema(OrderedSchema):
     id = fields.Integer(required=True)
     display_name = fields.String(required=True)
     roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), required=True)

@@ -32,7 +32,7 @@ from app.accounts.permissions import can_manage_roles, can_read_outbox, permissi
 from app.errors import DomainError
 from app.extensions import db, limiter
 from app.mail.models import OutboxMessage
-from app.web import writes_on_get
+from app.web import show_form_errors, writes_on_get
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
 
@@ -57,19 +57,6 @@ def _safe_next(default: str) -> str:
     return default
 
 
-def _show_errors(form, error: DomainError) -> int:
-    """Put a service's error on the form: on its fields when it names them."""
-    placed = False
-    for name, messages in error.fields.items():
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = [*field.errors, *messages]
-            placed = True
-    if not placed:
-        form.form_errors.append(error.message)
-    return error.status
-
-
 def _form_status(form) -> int:
     return 422 if form.is_submitted() else 200
 
@@ -92,7 +79,7 @@ def register():
                 password=form.password.data,
             )
         except DomainError as error:
-            status = _show_errors(form, error)
+            status = show_form_errors(form, error)
         else:
             login_user(user)
             flash(
@@ -190,7 +177,7 @@ def reset_password(token: str):
         try:
             user = services.reset_password(token, new_password=form.password.data)
         except DomainError as error:
-            status = _show_errors(form, error)
+            status = show_form_errors(form, error)
         else:
             logout_user()
             flash(
@@ -230,7 +217,7 @@ def update_profile():
         try:
             services.update_profile(current_user, display_name=form.display_name.data)
         except DomainError as error:
-            return _render_account(_show_errors(form, error), profile_form=form)
+            return _render_account(show_form_errors(form, error), profile_form=form)
         flash(_("Profile saved."), "success")
         return redirect(url_for("accounts.account"))
     return _render_account(422, profile_form=form)
@@ -251,7 +238,7 @@ def change_password():
                 new_password=form.new_password.data,
             )
         except DomainError as error:
-            return _render_account(_show_errors(form, error), password_form=form)
+            return _render_account(show_form_errors(form, error), password_form=form)
         # This session carries the new epoch; every other one is now signed out.
         login_user(current_user._get_current_object(), remember=remember)
         flash(_("Password changed. Your other sessions and API tokens were signed out."), "success")
@@ -267,7 +254,7 @@ def create_token():
         try:
             token, raw = services.create_api_token(current_user, name=form.name.data)
         except DomainError as error:
-            return _render_account(_show_errors(form, error), token_form=form)
+            return _render_account(show_form_errors(form, error), token_form=form)
         return render_template("accounts/token_created.html", token=token, raw_token=raw)
     return _render_account(422, token_form=form)
 

@@ -6,12 +6,13 @@ from flask import url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 from sqlalchemy import func, select
 
 from app.accounts import services as accounts
 from app.accounts.permissions import permission_required, signed_in
 from app.api.errors import ErrorSchema
+from app.api.schemas import OrderedSchema
 from app.community import services
 from app.community.models import FOLLOW_KINDS, REACTIONS, Comment
 from app.errors import NotFound, ValidationFailed
@@ -44,17 +45,12 @@ _KIND_PARAMETER = {
 READ_IDS_MAX = 500
 
 
-class Ordered(Schema):
-    class Meta:
-        ordered = True
-
-
-class PersonSchema(Ordered):
+class PersonSchema(OrderedSchema):
     id = fields.Integer(required=True)
     display_name = fields.String(required=True)
 
 
-class CommentSchema(Ordered):
+class CommentSchema(OrderedSchema):
     id = fields.Integer(required=True)
     parent_id = fields.Integer(allow_none=True, required=True)
     depth = fields.Integer(required=True, metadata={"description": "0 for a top-level comment."})
@@ -77,7 +73,7 @@ class CommentSchema(Ordered):
     created_at = fields.DateTime(required=True)
 
 
-class ThreadSchema(Ordered):
+class ThreadSchema(OrderedSchema):
     items = fields.List(
         fields.Nested(CommentSchema),
         required=True,
@@ -86,7 +82,7 @@ class ThreadSchema(Ordered):
     count = fields.Integer(required=True, metadata={"description": "Comments not removed."})
 
 
-class CommentCreateSchema(Ordered):
+class CommentCreateSchema(OrderedSchema):
     body = fields.String(
         required=True,
         validate=validate.Length(min=1, max=services.COMMENT_MAX),
@@ -97,19 +93,19 @@ class CommentCreateSchema(Ordered):
     )
 
 
-class CommentUpdateSchema(Ordered):
+class CommentUpdateSchema(OrderedSchema):
     body = fields.String(required=True, validate=validate.Length(min=1, max=services.COMMENT_MAX))
 
 
-class ReactionsSchema(Ordered):
+class ReactionsSchema(OrderedSchema):
     reactions = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
 
 
-class FollowingSchema(Ordered):
+class FollowingSchema(OrderedSchema):
     following = fields.Boolean(required=True)
 
 
-class NotificationSchema(Ordered):
+class NotificationSchema(OrderedSchema):
     id = fields.Integer(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(services.NOTIFICATION_KINDS))
     text = fields.String(required=True)
@@ -119,17 +115,17 @@ class NotificationSchema(Ordered):
     read = fields.Boolean(required=True)
 
 
-class NotificationListArgs(Ordered):
+class NotificationListArgs(OrderedSchema):
     unread = fields.Boolean(load_default=False, metadata={"description": "Only unread ones."})
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=100))
 
 
-class NotificationListSchema(Ordered):
+class NotificationListSchema(OrderedSchema):
     items = fields.List(fields.Nested(NotificationSchema), required=True)
     unread = fields.Integer(required=True, metadata={"description": "Unread notifications."})
 
 
-class MarkReadSchema(Ordered):
+class MarkReadSchema(OrderedSchema):
     ids = fields.List(
         fields.Integer(validate=_ID),
         validate=validate.Length(max=READ_IDS_MAX),
@@ -137,11 +133,11 @@ class MarkReadSchema(Ordered):
     )
 
 
-class UnreadSchema(Ordered):
+class UnreadSchema(OrderedSchema):
     unread = fields.Integer(required=True)
 
 
-class ProfileSchema(Ordered):
+class ProfileSchema(OrderedSchema):
     id = fields.Integer(required=True)
     display_name = fields.String(required=True)
     bio = fields.String(required=True)

@@ -35,6 +35,7 @@ from app.errors import DomainError
 from app.extensions import db
 from app.ideas import services as ideas
 from app.ideas.models import Challenge, Idea
+from app.web import show_form_errors
 
 bp = Blueprint("community", __name__, template_folder="templates")
 
@@ -492,15 +493,7 @@ def public_profile():
             )
         except DomainError as error:
             db.session.rollback()
-            placed = False
-            for name, messages in error.fields.items():
-                target = getattr(form, name, None)
-                if target is not None:
-                    target.errors = [*target.errors, *messages]
-                    placed = True
-            if not placed:
-                form.form_errors.append(error.message)
-            status = error.status
+            status = show_form_errors(form, error)
         else:
             flash(_("Your public profile is saved."), "success")
             return redirect(url_for("community.public_profile"))

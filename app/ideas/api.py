@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import url_for
 from flask_login import current_user
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from app.accounts.permissions import permission_required, signed_in
 from app.api.errors import ErrorSchema
+from app.api.schemas import OrderedSchema
 from app.database import utcnow
 from app.errors import NotFound
 from app.ideas import services
@@ -23,30 +24,25 @@ blp = Blueprint(
 )
 
 
-class Ordered(Schema):
-    class Meta:
-        ordered = True
-
-
-class CategorySchema(Ordered):
+class CategorySchema(OrderedSchema):
     id = fields.Integer(required=True)
     name = fields.String(required=True)
     slug = fields.String(required=True)
     description = fields.String(required=True)
 
 
-class AuthorSchema(Ordered):
+class AuthorSchema(OrderedSchema):
     id = fields.Integer(required=True)
     display_name = fields.String(required=True)
 
 
-class ImageSchema(Ordered):
+class ImageSchema(OrderedSchema):
     url = fields.String(required=True)
     width = fields.Integer(required=True)
     height = fields.Integer(required=True)
 
 
-class IdeaSchema(Ordered):
+class IdeaSchema(OrderedSchema):
     id = fields.Integer(required=True)
     title = fields.String(required=True)
     body = fields.String(required=True, metadata={"description": "Markdown source."})
@@ -68,7 +64,7 @@ class IdeaSchema(Ordered):
     url = fields.String(required=True, metadata={"description": "The idea's page."})
 
 
-class IdeaPageSchema(Ordered):
+class IdeaPageSchema(OrderedSchema):
     items = fields.List(fields.Nested(IdeaSchema), required=True)
     page = fields.Integer(required=True)
     per_page = fields.Integer(required=True)
@@ -76,7 +72,7 @@ class IdeaPageSchema(Ordered):
     sort = fields.String(required=True)
 
 
-class IdeaListArgs(Ordered):
+class IdeaListArgs(OrderedSchema):
     sort = fields.String(validate=validate.OneOf((*SORTS, "relevance")))
     q = fields.String(validate=validate.Length(max=200))
     category = fields.String(
@@ -92,7 +88,7 @@ class IdeaListArgs(Ordered):
 _ID = validate.Range(min=1, max=2**31 - 1)
 
 
-class IdeaCreateSchema(Ordered):
+class IdeaCreateSchema(OrderedSchema):
     title = fields.String(required=True, validate=validate.Length(min=5, max=140))
     body = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
     category_id = fields.Integer(allow_none=True, validate=_ID)
@@ -104,7 +100,7 @@ class IdeaCreateSchema(Ordered):
     )
 
 
-class IdeaUpdateSchema(Ordered):
+class IdeaUpdateSchema(OrderedSchema):
     title = fields.String(validate=validate.Length(min=5, max=140))
     body = fields.String(validate=validate.Length(min=1, max=20_000))
     category_id = fields.Integer(allow_none=True, validate=_ID)
@@ -113,30 +109,30 @@ class IdeaUpdateSchema(Ordered):
     )
 
 
-class SupportSchema(Ordered):
+class SupportSchema(OrderedSchema):
     vote_count = fields.Integer(required=True)
     voted = fields.Boolean(required=True, metadata={"description": "Whether you support it."})
 
 
-class StatusChangeSchema(Ordered):
+class StatusChangeSchema(OrderedSchema):
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
     note = fields.String(validate=validate.Length(max=5_000), allow_none=True)
     official_response = fields.String(validate=validate.Length(max=20_000), allow_none=True)
 
 
-class MergeSchema(Ordered):
+class MergeSchema(OrderedSchema):
     into = fields.Integer(required=True, validate=_ID)
 
 
-class SimilarArgs(Ordered):
+class SimilarArgs(OrderedSchema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
 
 
-class IdeaListSchema(Ordered):
+class IdeaListSchema(OrderedSchema):
     items = fields.List(fields.Nested(IdeaSchema), required=True)
 
 
-class ChallengeSchema(Ordered):
+class ChallengeSchema(OrderedSchema):
     id = fields.Integer(required=True)
     title = fields.String(required=True)
     brief_html = fields.String(required=True)
@@ -149,7 +145,7 @@ class ChallengeSchema(Ordered):
     winner_idea_id = fields.Integer(allow_none=True, required=True)
 
 
-class ChallengeCreateSchema(Ordered):
+class ChallengeCreateSchema(OrderedSchema):
     title = fields.String(required=True, validate=validate.Length(min=5, max=140))
     brief = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
     opens_at = fields.AwareDateTime(required=True, default_timezone=None)

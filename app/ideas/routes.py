@@ -37,23 +37,18 @@ from app.ideas.forms import (
 )
 from app.ideas.models import Category, Challenge, Idea
 from app.ideas.workflow import STATUS_LABELS, moves_for
+from app.web import show_form_errors
 
 bp = Blueprint("ideas", __name__, template_folder="templates")
 
 FILTERS = ("sort", "q", "category", "tag", "status", "challenge")
 
 
+FIELD_ALIASES = {"category": "category_id", "challenge": "challenge_id"}
+
+
 def _show_errors(form, error: DomainError) -> int:
-    placed = False
-    aliases = {"category": "category_id", "challenge": "challenge_id"}
-    for name, messages in error.fields.items():
-        field = getattr(form, aliases.get(name, name), None)
-        if field is not None:
-            field.errors = [*field.errors, *messages]
-            placed = True
-    if not placed:
-        form.form_errors.append(error.message)
-    return error.status
+    return show_form_errors(form, error, aliases=FIELD_ALIASES)
 
 
 def _choices(form: IdeaForm, *, with_challenges: bool = True) -> None:

@@ -6,7 +6,6 @@ connect a real python-socketio client over WebSocket.
 
 from __future__ import annotations
 
-import os
 import queue
 import time
 import urllib.request
@@ -24,16 +23,6 @@ from tests.servers import running_server
 pytestmark = pytest.mark.redis
 
 CHANNEL = TestConfig.SOCKETIO_CHANNEL  # the servers' channel on the queue (SOCKETIO_CHANNEL)
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> str:
-    url = os.environ.get("TEST_REDIS_URL")
-    if not url:
-        if os.environ.get("CI") == "true":
-            pytest.fail("TEST_REDIS_URL is not set: make test starts a Redis server for this test")
-        pytest.skip("no Redis server (make test starts one)")
-    return url
 
 
 @pytest.fixture(scope="module")

@@ -33,6 +33,7 @@ from playwright.sync_api import (
 from playwright.sync_api import Error as PlaywrightError
 from sqlalchemy.engine import make_url
 
+from tests.factories import PASSWORD
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -219,3 +220,12 @@ def screenshot(
         return path
 
     return _take
+
+
+def log_in(page: Page, email: str, password: str = PASSWORD) -> None:
+    """Sign in through the login page, as a person would."""
+    page.goto("/login")
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/")

@@ -8,17 +8,10 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.factories import PASSWORD, make_idea, make_member
+from tests.e2e.conftest import log_in
+from tests.factories import make_idea, make_member
 
 pytestmark = pytest.mark.e2e
-
-
-def log_in(page: Page, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email", exact=True).fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/")
 
 
 def test_share_an_idea_with_the_similar_hint_then_support_another_in_place(

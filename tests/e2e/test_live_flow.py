@@ -8,7 +8,8 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.factories import PASSWORD, make_idea, make_member
+from tests.e2e.conftest import log_in
+from tests.factories import make_idea, make_member
 
 pytestmark = pytest.mark.e2e
 
@@ -18,14 +19,6 @@ QUESTION = "Could it have a charcoal filter?"
 
 def comment_bodies(page: Page):
     return page.locator("#comments .cc-post-body")
-
-
-def log_in(page: Page, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email", exact=True).fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/")
 
 
 def test_a_comment_and_a_vote_appear_live_for_another_person(
