@@ -30,7 +30,8 @@ class Config:
     ENV = os.environ.get("COCREATE_ENV", "development")
     SITE_NAME = os.environ.get("SITE_NAME", "Cocreate")
     # Where the site is reached; links in mail sent outside a request (CLI, jobs) start here.
-    SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:5000")
+    # None: http://127.0.0.1:5000 in development; production refuses to start without it.
+    SITE_URL = os.environ.get("SITE_URL") or None
 
     # None means: generate one on first start and keep it in the instance folder (development
     # only; production refuses to start without one).
@@ -116,6 +117,7 @@ class Config:
 
 class TestConfig(Config):
     TESTING = True
+    SITE_URL = "http://127.0.0.1:5000"
     ENV = "testing"
     SECRET_KEY = "test-secret-key-not-for-production"
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or None

@@ -32,6 +32,13 @@ def _resolve_instance_settings(app: Flask) -> None:
                 "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
             )
         app.config["SECRET_KEY"] = _development_secret(instance / "secret_key")
+    if not app.config.get("SITE_URL"):
+        if app.config["ENV"] == "production":
+            raise RuntimeError(
+                "SITE_URL is not set. Production needs the site's public address, e.g. "
+                "https://cocreate.example.com: every link in mail is built on it."
+            )
+        app.config["SITE_URL"] = "http://127.0.0.1:5000"
     if not app.config.get("MEDIA_ROOT"):
         app.config["MEDIA_ROOT"] = str(instance / "media")
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):

@@ -111,14 +111,24 @@ def path_for(endpoint: str, **values) -> str:
 
 
 def external_url(endpoint: str, **values) -> str:
-    """An absolute link for mail: from the request's host, or SITE_URL in CLI commands."""
-    if has_request_context():
-        return url_for(endpoint, _external=True, **values)
+    """An absolute link for mail, always on SITE_URL: a request's Host header is the client's
+    to choose, and a reset link pointing at another site would hand it the token."""
     site = urlsplit(current_app.config["SITE_URL"])
     adapter = current_app.url_map.bind(
         site.netloc, script_name=site.path or "/", url_scheme=site.scheme or "https"
     )
     return adapter.build(endpoint, values, force_external=True)
+
+
+def safe_next(default: str) -> str:
+    """The ``next`` a form or link asks for, if it stays on this site; else ``default``."""
+    target = (request.args.get("next") or request.form.get("next") or "").strip()
+    # Browsers ignore tabs and newlines in URLs ("/\t/evil.example" is "//evil.example").
+    cleaned = "".join(ch for ch in target if ch not in "\t\r\n")
+    parts = urlsplit(cleaned)
+    if cleaned.startswith("/") and not cleaned.startswith(("//", "/\\")) and not parts.netloc:
+        return cleaned
+    return default
 
 
 def show_form_errors(form, error, *, aliases: dict[str, str] | None = None) -> int:
@@ -167,8 +177,9 @@ def init_app(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter  # before any route is added
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:
+        # Only the client address and scheme come from the proxies; links in mail use SITE_URL.
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+            app.wsgi_app, x_for=proxies, x_proto=proxies
         )
     app.before_request(_begin_request)
     # The next work on this thread (a pooled gunicorn thread, a test) starts without it.

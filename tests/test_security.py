@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from app import create_app
@@ -129,3 +131,38 @@ def test_with_a_trusted_proxy_the_client_address_comes_from_its_header():
         "/ip", headers={"X-Forwarded-For": "203.0.113.9, 198.51.100.7"}
     )
     assert response.get_data(as_text=True) == "198.51.100.7"
+
+
+def test_reset_links_ignore_a_forged_host_header(client, db, outbox):
+    user = make_member()
+    forged = {"Host": "evil.example"}
+    page = client.get("/forgot-password", headers=forged).get_data(as_text=True)
+    token = re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
+    response = client.post(
+        "/forgot-password", data={"email": user.email, "csrf_token": token}, headers=forged
+    )
+    assert response.status_code == 302
+    [message] = [m for m in outbox() if m.kind == "password_reset"]
+    assert "evil.example" not in message.body_text
+    assert "http://127.0.0.1:5000/reset-password/" in message.body_text
+
+
+def test_production_needs_the_site_address():
+    class Production(Config):
+        ENV = "production"
+        SECRET_KEY = "a-real-secret-for-this-test-only-0123456789"
+        SITE_URL = None
+        SQLALCHEMY_DATABASE_URI = "sqlite://"
+
+    with pytest.raises(RuntimeError, match="SITE_URL"):
+        create_app(Production)
+
+
+@pytest.mark.parametrize("target", ["/\t/evil.example", "/\\\\evil.example", "//evil.example"])
+def test_votes_never_redirect_off_site(client, db, login, target):
+    from tests.factories import make_idea
+
+    idea = make_idea()
+    login(make_member())
+    response = client.post_form(f"/ideas/{idea.id}/vote", {"next": target})
+    assert response.headers["Location"] == f"/ideas/{idea.id}"

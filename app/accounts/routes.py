@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import (
     Blueprint,
     current_app,
@@ -32,7 +30,7 @@ from app.accounts.permissions import can_manage_roles, can_read_outbox, permissi
 from app.errors import DomainError
 from app.extensions import db, limiter
 from app.mail.models import OutboxMessage
-from app.web import show_form_errors, writes_on_get
+from app.web import safe_next, show_form_errors, writes_on_get
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
 
@@ -47,14 +45,6 @@ def _signup_limit() -> str:
 
 def _reset_limit() -> str:
     return current_app.config["RESET_RATE_LIMIT"]
-
-
-def _safe_next(default: str) -> str:
-    target = request.args.get("next") or request.form.get("next") or ""
-    parts = urlsplit(target)
-    if target.startswith("/") and not target.startswith(("//", "/\\")) and not parts.netloc:
-        return target
-    return default
 
 
 def _form_status(form) -> int:
@@ -98,7 +88,7 @@ def register():
 @limiter.limit(_login_limit, methods=["POST"])
 def login():
     if current_user.is_authenticated:
-        return redirect(_safe_next(url_for("main.home")))
+        return redirect(safe_next(url_for("main.home")))
     form = LoginForm()
     status = _form_status(form)
     if form.validate_on_submit():
@@ -107,7 +97,7 @@ def login():
             login_user(user, remember=form.remember.data)
             services.record_login(user, password=form.password.data)
             flash(_("Welcome back, %(name)s.", name=user.display_name), "success")
-            return redirect(_safe_next(url_for("main.home")))
+            return redirect(safe_next(url_for("main.home")))
         # The same answer whether the email is unknown or the password wrong.
         form.form_errors.append(_("That email and password do not match an account."))
     return render_template("accounts/login.html", form=form), status
@@ -138,12 +128,13 @@ def verify_email(token: str):
 
 
 @bp.post("/verify-email/resend")
+@limiter.limit(_reset_limit, methods=["POST"])
 @login_required
 def resend_verification():
     if ActionForm().validate_on_submit():
         services.resend_verification(current_user)
         flash(_("We sent a new confirmation link to %(email)s.", email=current_user.email), "info")
-    return redirect(_safe_next(url_for("accounts.account")))
+    return redirect(safe_next(url_for("accounts.account")))
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
@@ -277,7 +268,7 @@ PAGE_SIZE = 50
 @permission_required(can_manage_roles)
 def admin_users():
     query = request.args.get("q", "").strip()
-    page = request.args.get("page", 1, type=int)
+    page = min(max(request.args.get("page", 1, type=int), 1), 10_000)
     stmt = select(User).options(selectinload(User.granted_roles)).order_by(User.id)
     if query:
         like = f"%{query.lower()}%"

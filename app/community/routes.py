@@ -8,7 +8,6 @@ own get their data from the template globals at the end of the module.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -35,7 +34,7 @@ from app.errors import DomainError
 from app.extensions import db
 from app.ideas import services as ideas
 from app.ideas.models import Challenge, Idea
-from app.web import show_form_errors
+from app.web import safe_next, show_form_errors
 
 bp = Blueprint("community", __name__, template_folder="templates")
 
@@ -50,17 +49,6 @@ FEED_TABS = ("everything", "following")
 
 def _htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
-
-
-def _safe_next(default: str) -> str:
-    target = request.form.get("next") or request.args.get("next") or ""
-    if (
-        target.startswith("/")
-        and not target.startswith(("//", "/\\"))
-        and not urlsplit(target).netloc
-    ):
-        return target
-    return default
 
 
 # --- the conversation: what its templates are given -----------------------------------------
@@ -445,7 +433,7 @@ def follow(kind: str, target_id: int):
         if kind in ("idea", "challenge")
         else url_for("main.home")
     )
-    return redirect(_safe_next(default))
+    return redirect(safe_next(default))
 
 
 # --- people ---------------------------------------------------------------------------------
@@ -582,7 +570,7 @@ def mark_read():
     services.mark_read(current_user, ids)
     if _htmx():
         return _notification_center()
-    return redirect(_safe_next(url_for("community.notifications")))
+    return redirect(safe_next(url_for("community.notifications")))
 
 
 # --- activity feed --------------------------------------------------------------------------

@@ -140,7 +140,12 @@ def post_comment(
             )
     _check_target(author, idea, challenge)
     body = _clean_body(body)
-    mentioned = [user for user in find_mentions(body) if user.id != author.id]
+    # Only people who can see the idea: a mention must not reveal a pending one.
+    mentioned = [
+        user
+        for user in find_mentions(body)
+        if user.id != author.id and (idea is None or can_see(user, idea))
+    ]
     comment = Comment(
         idea_id=idea.id if idea else None,
         challenge_id=challenge.id if challenge else None,

@@ -37,7 +37,7 @@ from app.ideas.forms import (
 )
 from app.ideas.models import Category, Challenge, Idea
 from app.ideas.workflow import STATUS_LABELS, moves_for
-from app.web import show_form_errors
+from app.web import safe_next, show_form_errors
 
 bp = Blueprint("ideas", __name__, template_folder="templates")
 
@@ -189,10 +189,7 @@ def history(idea_id: int):
 
 
 def _back_to(idea_id: int) -> str:
-    target = request.form.get("next", "")
-    if target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return url_for("ideas.detail", idea_id=idea_id)
+    return safe_next(url_for("ideas.detail", idea_id=idea_id))
 
 
 @bp.post("/ideas/<int:idea_id>/<any(vote, unvote):action>")

@@ -615,6 +615,7 @@ def milestones_of(idea: Idea) -> list[Milestone]:
 SORTS = ("hot", "top", "new", "trending")
 LISTED = (OPEN, UNDER_REVIEW, SHORTLISTED, ADOPTED, IN_PRODUCTION, SHIPPED)
 PER_PAGE_MAX = 100
+PAGE_MAX = 10_000
 
 
 @dataclass(frozen=True)
@@ -648,7 +649,7 @@ def list_ideas(
     Without a status filter the list shows ideas that are live or done (not pending, declined
     or merged). With a search and no explicit sort, the best matches come first.
     """
-    page = max(int(page or 1), 1)
+    page = min(max(int(page or 1), 1), PAGE_MAX)
     per_page = min(max(int(per_page or 30), 1), PER_PAGE_MAX)
     q = (q or "").strip()
     if sort not in SORTS:
@@ -677,6 +678,8 @@ def list_ideas(
             .where(Tag.name == tag.strip().lower())
         )
     if challenge:
+        if not 1 <= int(challenge) <= 2**31 - 1:
+            raise ValidationFailed(_("No such challenge."), fields={"challenge": [_("Unknown.")]})
         stmt = stmt.where(Idea.challenge_id == int(challenge))
     order = {
         "hot": (Idea.hot_score.desc(),),

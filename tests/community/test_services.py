@@ -283,3 +283,13 @@ def test_feed_records_publications_and_filters_to_what_one_follows(db):
     assert [a.idea_id for a in mine] == [followed.id]
     assert db.session.scalar(select(func.count()).select_from(Activity)) == 2
     assert db.session.scalar(select(func.count()).select_from(Follow)) >= 3
+
+
+def test_mentions_never_reveal_a_pending_idea(db):
+    from app.community.models import Notification as N
+
+    outsider = make_member(display_name="Bob Outsider")
+    idea = make_idea(status="pending")
+    services.post_comment(idea.author, idea=idea, body="What do you think, @Bob Outsider?")
+    assert db.session.scalar(select(func.count()).select_from(N).where(
+        N.recipient_id == outsider.id)) == 0

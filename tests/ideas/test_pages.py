@@ -149,3 +149,17 @@ def test_idea_page_costs_the_same_queries_with_many_comments(client, db, count_q
     with count_queries() as many:
         assert client.get(f"/ideas/{idea.id}").status_code == 200
     assert few() == many()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/ideas?page=99999999999999999999",
+        "/ideas?challenge=99999999999999999999",
+        "/ideas?challenge=3000000000",
+        "/admin/users?page=99999999999999999999",
+    ],
+)
+def test_huge_numbers_in_the_address_are_not_server_errors(client, db, login, path):
+    login(make_member(roles=("admin",)))
+    assert client.get(path).status_code < 500
