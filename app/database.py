@@ -56,6 +56,18 @@ def write_transaction() -> Iterator[None]:
         _write_intent.reset(token)
 
 
+def release_write_lock() -> None:
+    """End the transaction so far before slow work (Argon2, image re-encoding).
+
+    On SQLite a request that writes holds the database-wide write lock from its first query;
+    slow work under it makes every other writer wait. Call it only where nothing is pending:
+    the next query starts a fresh transaction (and takes the lock again).
+    """
+    from app.extensions import db
+
+    db.session.commit()
+
+
 def mark_write_intent() -> None:
     """For the rest of this request, SQLite transactions begin IMMEDIATE (see write_transaction)."""
     _write_intent.set(True)

@@ -4,6 +4,7 @@ from sqlalchemy import func, select
 
 from app.accounts.models import User
 from app.ideas.models import Challenge, Idea, Vote
+from tests.factories import make_member
 
 
 def count(db, model, *where) -> int:
@@ -60,3 +61,11 @@ def test_rescore_and_close_challenges_commands(app, db):
     runner.invoke(args=["seed-demo"])
     assert "Rescored 12 ideas." in runner.invoke(args=["ideas", "rescore"]).output
     assert "No challenge is due" in runner.invoke(args=["ideas", "close-challenges"]).output
+
+
+def test_ideas_can_be_shared_after_scale_seeding(app, db):
+    from app.ideas import services
+
+    app.test_cli_runner().invoke(args=["seed-demo", "--ideas", "50", "--votes", "100"])
+    idea = services.submit_idea(make_member(), title="Shared after seeding", body="x")
+    assert idea.id == 12 + 50 + 1

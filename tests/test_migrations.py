@@ -180,3 +180,34 @@ def test_boolean_server_defaults_in_the_models_are_portable(db: SQLAlchemy):
         and not isinstance(column.server_default.arg, PORTABLE_BOOLEAN_CLAUSES)
     ]
     assert offending == []
+
+
+def test_a_sqlite_table_rebuild_keeps_child_rows(app, tmp_path):
+    """Batch mode copies and drops a table; with foreign keys on, that drop would cascade."""
+    import sqlite3
+
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+    from sqlalchemy import create_engine, text
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("a SQLite behaviour")
+    path = tmp_path / "rebuild.sqlite3"
+    database = sqlite3.connect(path)
+    database.executescript(
+        "PRAGMA foreign_keys=ON;"
+        "CREATE TABLE ideas (id INTEGER PRIMARY KEY, title VARCHAR(10));"
+        "CREATE TABLE votes (id INTEGER PRIMARY KEY,"
+        " idea_id INTEGER REFERENCES ideas(id) ON DELETE CASCADE);"
+        "INSERT INTO ideas VALUES (1, 'x'); INSERT INTO votes VALUES (1, 1);"
+    )
+    database.close()
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.connect() as connection:
+        # What migrations/env.py does before Alembic begins.
+        connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        context = MigrationContext.configure(connection, opts={"render_as_batch": True})
+        with context.begin_transaction(), Operations(context).batch_alter_table("ideas") as batch:
+            batch.alter_column("title", type_=sa.String(140))
+        assert connection.execute(text("SELECT count(*) FROM votes")).scalar() == 1
+    engine.dispose()

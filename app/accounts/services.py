@@ -23,7 +23,7 @@ from app.accounts import events
 from app.accounts.models import ADMIN, CUSTOMER, GRANTED_ROLES, ROLES, ApiToken, User, UserRole
 from app.accounts.passwords import hash_password, needs_rehash, verify_password
 from app.accounts.permissions import can_manage_roles, ensure
-from app.database import utcnow, write_transaction
+from app.database import release_write_lock, utcnow, write_transaction
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.mail.services import queue_mail
@@ -82,13 +82,15 @@ def register_user(*, email: str, display_name: str, password: str) -> User:
     email = normalize_email(email)
     name = _clean_display_name(display_name)
     _check_password(password)
+    release_write_lock()
+    password_hash = hash_password(password)
     if get_user_by_email(email) is not None:
         raise Conflict(
             _("An account with this email already exists."),
             code="email_taken",
             fields={"email": [_("Already registered. Log in or reset your password.")]},
         )
-    user = User(email=email, display_name=name, password_hash=hash_password(password))
+    user = User(email=email, display_name=name, password_hash=password_hash)
     db.session.add(user)
     db.session.flush()
     _queue_verification_mail(user)
@@ -104,7 +106,9 @@ def authenticate(email: str, password: str) -> User | None:
     except ValidationFailed:
         email = ""
     user = get_user_by_email(email) if email else None
-    if not verify_password(user.password_hash if user else None, password):
+    password_hash = user.password_hash if user else None
+    release_write_lock()
+    if not verify_password(password_hash, password):
         return None
     return user
 
@@ -136,8 +140,8 @@ def update_profile(user: User, *, display_name: str) -> User:
 # --- passwords ------------------------------------------------------------------------------
 
 
-def _set_password(user: User, password: str, *, reason: str) -> None:
-    user.password_hash = hash_password(password)
+def _set_password(user: User, password_hash: str, *, reason: str) -> None:
+    user.password_hash = password_hash
     # Every session and remember-me cookie carries the old epoch, and every API token is gone.
     user.auth_epoch = User.auth_epoch + 1
     db.session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
@@ -148,13 +152,15 @@ def _set_password(user: User, password: str, *, reason: str) -> None:
 
 def change_password(user: User, *, current_password: str, new_password: str) -> None:
     """Set a new password; other sessions and all API tokens stop working."""
-    if not verify_password(user.password_hash, current_password):
+    current_hash = user.password_hash
+    release_write_lock()
+    if not verify_password(current_hash, current_password):
         raise ValidationFailed(
             _("Your current password is not correct."),
             fields={"current_password": [_("Not correct.")]},
         )
     _check_password(new_password, "new_password")
-    _set_password(user, new_password, reason="change")
+    _set_password(user, hash_password(new_password), reason="change")
     db.session.commit()
 
 
@@ -210,9 +216,11 @@ def user_for_reset_token(token: str) -> User:
 
 
 def reset_password(token: str, *, new_password: str) -> User:
-    user = user_for_reset_token(token)
     _check_password(new_password)
-    _set_password(user, new_password, reason="reset")
+    release_write_lock()
+    password_hash = hash_password(new_password)
+    user = user_for_reset_token(token)
+    _set_password(user, password_hash, reason="reset")
     if user.email_verified_at is None:  # they just proved they read this inbox
         user.email_verified_at = utcnow()
     db.session.commit()

@@ -34,7 +34,7 @@ from app.community.models import (
     Profile,
     Reaction,
 )
-from app.database import utcnow
+from app.database import release_write_lock, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.ideas.models import Category, Challenge, Idea
@@ -703,6 +703,7 @@ def _avatar_image(upload):
 
     from app.ideas import images
 
+    release_write_lock()  # re-encoding takes a while: not under SQLite's write lock
     try:
         checked = images.process_upload(upload)
     except ValidationFailed as error:

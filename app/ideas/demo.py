@@ -254,7 +254,10 @@ def seed_scale(*, ideas: int, votes: int, people: int, batch: int = 20_000) -> N
                 for i in range(start, min(start + batch, people))
             ],
         )
-    user_ids = list(range(first_user, first_user + people))
+    # The ids the database gave (a PostgreSQL sequence may have gaps).
+    user_ids = list(
+        db.session.scalars(select(User.id).where(User.id >= first_user).order_by(User.id))
+    )
     category_ids = list(db.session.scalars(select(Category.id))) or [None]
     first_idea = (db.session.scalar(select(db.func.max(Idea.id))) or 0) + 1
     # A long tail: a few ideas gather most support, as on any real board.
@@ -321,8 +324,15 @@ def seed_scale(*, ideas: int, votes: int, people: int, batch: int = 20_000) -> N
             select(Idea.id, Idea.status, Idea.created_at).where(Idea.id >= first_idea),
         )
     )
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(text("ANALYZE"))
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Ideas went in with explicit ids: move the sequence past them, or the next idea
+        # shared on the site would collide with one of these.
+        db.session.execute(
+            text(
+                "SELECT setval(pg_get_serial_sequence('ideas', 'id'), (SELECT max(id) FROM ideas))"
+            )
+        )
+    db.session.execute(text("ANALYZE"))
     db.session.commit()
     services.rescore_ideas()
 

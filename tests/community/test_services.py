@@ -291,5 +291,7 @@ def test_mentions_never_reveal_a_pending_idea(db):
     outsider = make_member(display_name="Bob Outsider")
     idea = make_idea(status="pending")
     services.post_comment(idea.author, idea=idea, body="What do you think, @Bob Outsider?")
-    assert db.session.scalar(select(func.count()).select_from(N).where(
-        N.recipient_id == outsider.id)) == 0
+    assert (
+        db.session.scalar(select(func.count()).select_from(N).where(N.recipient_id == outsider.id))
+        == 0
+    )
