@@ -16,7 +16,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import joinedload
 
 from app.accounts import events
@@ -316,7 +316,13 @@ def revoke_role(user: User, role: str, *, actor: User | None) -> None:
 
 
 def _admin_count() -> int:
-    return db.session.scalar(select(func.count()).where(UserRole.role == ADMIN)) or 0
+    # The admin grants stay locked until commit (PostgreSQL), so two admins revoking each other
+    # at once cannot both see "another admin is left".
+    return len(
+        db.session.scalars(
+            select(UserRole.user_id).where(UserRole.role == ADMIN).with_for_update()
+        ).all()
+    )
 
 
 def ensure_user(*, email: str, password: str, role: str, display_name: str | None) -> User:

@@ -505,9 +505,10 @@ def notification_settings():
             kind: request.form.get(f"frequency-{kind}", "") for kind in services.NOTIFICATION_KINDS
         }
         try:
-            services.set_preferences(current_user, chosen)
-            services.set_email_consent(
-                current_user, granted=request.form.get("email_consent") == "y"
+            services.save_notification_settings(
+                current_user,
+                frequencies=chosen,
+                email_consent=request.form.get("email_consent") == "y",
             )
         except DomainError as error:
             flash(error.message, "danger")

@@ -39,6 +39,7 @@ from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.ideas.models import Category, Challenge, Idea
 from app.ideas.services import can_see
+from app.mail.models import OutboxMessage
 from app.mail.services import queue_mail
 from app.text import render_markdown
 from app.web import external_url
@@ -195,10 +196,18 @@ def edit_comment(comment: Comment, *, editor: User, body: str) -> Comment:
 def delete_comment(comment: Comment, *, actor: User) -> None:
     """Remove a comment, leaving a placeholder so replies still make sense."""
     ensure(_may_change(actor, comment), _("Only the author or a moderator can remove this."))
-    if comment.is_deleted:
+    # Conditional, so two removals at once uncount it once.
+    removed = db.session.execute(
+        update(Comment)
+        .where(Comment.id == comment.id, Comment.deleted_at.is_(None))
+        .values(deleted_at=utcnow(), is_official=False)
+        .returning(Comment.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    db.session.expire(comment, ["deleted_at", "is_official"])
+    if removed is None:
+        db.session.commit()
         return
-    comment.deleted_at = utcnow()
-    comment.is_official = False
     if comment.idea_id is not None:
         db.session.execute(
             update(Idea)
@@ -405,7 +414,7 @@ def email_consent(user_id: int) -> bool:
     return bool(granted)
 
 
-def set_email_consent(user: User, *, granted: bool) -> None:
+def _record_consent(user: User, granted: bool) -> None:
     db.session.execute(
         _insert(Consent)
         .values(user_id=user.id, channel="email", granted=granted, changed_at=utcnow())
@@ -413,6 +422,10 @@ def set_email_consent(user: User, *, granted: bool) -> None:
             index_elements=["user_id", "channel"], set_={"granted": granted, "changed_at": utcnow()}
         )
     )
+
+
+def set_email_consent(user: User, *, granted: bool) -> None:
+    _record_consent(user, granted)
     db.session.commit()
 
 
@@ -427,7 +440,7 @@ def preferences(user: User) -> dict[str, str]:
     return {kind: chosen.get(kind, default) for kind, default in NOTIFICATION_KINDS.items()}
 
 
-def set_preferences(user: User, chosen: dict[str, str]) -> None:
+def _record_preferences(user: User, chosen: dict[str, str]) -> None:
     for kind, frequency in chosen.items():
         if kind not in NOTIFICATION_KINDS or frequency not in FREQUENCIES:
             raise ValidationFailed(
@@ -441,6 +454,19 @@ def set_preferences(user: User, chosen: dict[str, str]) -> None:
                 index_elements=["user_id", "kind"], set_={"frequency": frequency}
             )
         )
+
+
+def set_preferences(user: User, chosen: dict[str, str]) -> None:
+    _record_preferences(user, chosen)
+    db.session.commit()
+
+
+def save_notification_settings(
+    user: User, *, frequencies: dict[str, str], email_consent: bool
+) -> None:
+    """The settings page's one change: frequencies and consent together, or neither."""
+    _record_preferences(user, frequencies)
+    _record_consent(user, email_consent)
     db.session.commit()
 
 
@@ -615,15 +641,14 @@ def send_digests(now: datetime | None = None) -> int:
             for n in items:
                 n.emailed_at = now
             continue
+        user = db.session.get(User, recipient_id)
         last = db.session.scalar(
-            select(func.max(Notification.emailed_at)).where(
-                Notification.recipient_id == recipient_id,
-                Notification.kind.in_([k for k, f in NOTIFICATION_KINDS.items() if f == "daily"]),
+            select(func.max(OutboxMessage.created_at)).where(
+                OutboxMessage.kind == "digest", OutboxMessage.to_address == user.email
             )
         )
         if last is not None and now - last < timedelta(hours=23):
             continue
-        user = db.session.get(User, recipient_id)
         lines = [f"- {n.text}\n  {_absolute(n.url)}" for n in items]
         queue_mail(
             to=user.email,

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.accounts.models import User
 from app.accounts.permissions import can_moderate, ensure, is_product_team, signed_in
@@ -219,12 +219,8 @@ def submit_idea(
             idea_id=idea.id, actor_id=author.id, from_status=None, to_status=status, created_at=now
         )
     )
-    if challenge:
-        db.session.execute(
-            update(Challenge)
-            .where(Challenge.id == challenge.id)
-            .values(idea_count=Challenge.idea_count + 1)
-        )
+    if challenge and status == OPEN:
+        _count_in_challenge(challenge.id)
     saved = images.save_all(idea, processed)
     try:
         events.idea_submitted.send(idea, author=author)
@@ -338,7 +334,7 @@ def cast_vote(idea: Idea, *, voter: User) -> Support:
         return Support(count, True)
     count = _change_support(idea, delta=1, recent_delta=1)
     events.vote_cast.send(idea, voter=voter, vote_count=count)
-    if count in current_app.config["IDEA_MILESTONES"]:
+    if count in _thresholds():
         _reach_milestones(idea, count)
     db.session.commit()
     return Support(count, True)
@@ -375,10 +371,16 @@ def supported_ids(viewer: User | None, idea_ids: list[int]) -> set[int]:
     )
 
 
+def _thresholds() -> set[int]:
+    """The milestones, and the review threshold even when it is not listed among them."""
+    config = current_app.config
+    return {*config["IDEA_MILESTONES"], config["IDEA_REVIEW_THRESHOLD"]}
+
+
 def _reach_milestones(idea: Idea, count: int) -> None:
     """Record every threshold ``count`` has reached, once each; announce the new ones."""
     config = current_app.config
-    for threshold in sorted(t for t in config["IDEA_MILESTONES"] if t <= count):
+    for threshold in sorted(t for t in _thresholds() if t <= count):
         milestone_id = db.session.execute(
             _insert(Milestone)
             .values(idea_id=idea.id, threshold=threshold, reached_at=utcnow())
@@ -398,6 +400,16 @@ def _reach_milestones(idea: Idea, count: int) -> None:
 
 
 # --- the workflow ---------------------------------------------------------------------------
+
+
+def _count_in_challenge(challenge_id: int) -> None:
+    """A challenge counts the ideas published in it (pending ones are not on its page)."""
+    db.session.execute(
+        update(Challenge)
+        .where(Challenge.id == challenge_id)
+        .values(idea_count=Challenge.idea_count + 1)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _lock(*ideas: Idea) -> None:
@@ -442,6 +454,8 @@ def _move(
         idea, change=change, actor=actor, official_response=official_response
     )
     if previous == PENDING and target == OPEN:
+        if idea.challenge_id:
+            _count_in_challenge(idea.challenge_id)
         events.idea_published.send(idea, actor=actor)
     return change
 
@@ -579,6 +593,7 @@ def timeline(idea: Idea) -> list[StatusChange]:
     return list(
         db.session.scalars(
             select(StatusChange)
+            .options(joinedload(StatusChange.actor))
             .where(StatusChange.idea_id == idea.id)
             .order_by(StatusChange.created_at, StatusChange.id)
         )
@@ -589,6 +604,7 @@ def revisions(idea: Idea) -> list[IdeaRevision]:
     return list(
         db.session.scalars(
             select(IdeaRevision)
+            .options(joinedload(IdeaRevision.editor))
             .where(IdeaRevision.idea_id == idea.id)
             .order_by(IdeaRevision.id.desc())
         )
@@ -600,6 +616,11 @@ def merges_of(idea: Idea) -> list[IdeaMerge]:
     return list(
         db.session.scalars(
             select(IdeaMerge)
+            .options(
+                joinedload(IdeaMerge.source),
+                joinedload(IdeaMerge.target),
+                joinedload(IdeaMerge.actor),
+            )
             .where((IdeaMerge.source_id == idea.id) | (IdeaMerge.target_id == idea.id))
             .order_by(IdeaMerge.id.desc())
         )

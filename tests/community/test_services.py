@@ -295,3 +295,24 @@ def test_mentions_never_reveal_a_pending_idea(db):
         db.session.scalar(select(func.count()).select_from(N).where(N.recipient_id == outsider.id))
         == 0
     )
+
+
+def test_a_digest_is_not_postponed_by_notifications_mailed_otherwise(db, outbox):
+    user = make_member()
+    services.set_email_consent(user, granted=True)
+    services.set_preferences(user, {"reply": "daily", "new_idea": "never"})
+    services.notify({user.id}, kind="reply", actor=None, text="A reply", url="/")
+    services.notify({user.id}, kind="new_idea", actor=None, text="Not mailed", url="/")
+    assert services.send_digests() == 1
+    [digest] = [m for m in outbox() if m.kind == "digest"]
+    assert "A reply" in digest.body_text
+
+
+def test_removing_a_comment_twice_uncounts_it_once(db):
+    idea = make_idea()
+    author = make_member()
+    comment = services.post_comment(author, idea=idea, body="Twice")
+    services.delete_comment(comment, actor=author)
+    services.delete_comment(comment, actor=make_member(roles=("moderator",)))
+    db.session.refresh(idea)
+    assert idea.comment_count == 0

@@ -404,3 +404,26 @@ def test_a_newer_idea_needs_tenfold_less_support_per_two_days():
     new = services.hot_score(10, now)
     assert new == pytest.approx(old)
     assert services.hot_score(11, now) > old
+
+
+def test_the_review_threshold_works_even_when_not_a_milestone(db, app, monkeypatch):
+    monkeypatch.setitem(app.config, "IDEA_MILESTONES", (10,))
+    monkeypatch.setitem(app.config, "IDEA_REVIEW_THRESHOLD", 2)
+    idea = make_idea()
+    for _ in range(2):
+        services.cast_vote(idea, voter=make_member())
+    db.session.refresh(idea)
+    assert idea.status == "under_review"
+
+
+def test_a_challenge_counts_only_published_ideas(db, app, monkeypatch):
+    monkeypatch.setitem(app.config, "IDEAS_PREMODERATION", True)
+    challenge = make_challenge()
+    idea = services.submit_idea(
+        make_member(), title="Waiting idea", body="x", challenge_id=challenge.id
+    )
+    db.session.refresh(challenge)
+    assert challenge.idea_count == 0
+    services.change_status(idea, actor=make_member(roles=("moderator",)), to="open")
+    db.session.refresh(challenge)
+    assert challenge.idea_count == 1
