@@ -29,6 +29,7 @@ def _env_list(name: str, default: str) -> list[str]:
 class Config:
     ENV = os.environ.get("COCREATE_ENV", "development")
     SITE_NAME = os.environ.get("SITE_NAME", "Cocreate")
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     # Where the site is reached; links in mail sent outside a request (CLI, jobs) start here.
     # None: http://127.0.0.1:5000 in development; production refuses to start without it.
     SITE_URL = os.environ.get("SITE_URL") or None

@@ -14,6 +14,7 @@ from config import Config
 def create_app(config_class: type[Config] = Config) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_object(config_class)
+    app.logger.setLevel(app.config["LOG_LEVEL"])  # INFO: mail kept in the outbox is shown
     _resolve_instance_settings(app)
     register_extensions(app)
     register_features(app)
@@ -90,6 +91,9 @@ def register_features(app: Flask) -> None:
     community.init_app(app)
     api.init_app(app)
     demo.init_app(app)
+    from app.mail import cli as mail_cli
+
+    app.cli.add_command(mail_cli.mail)
 
 
 def register_errors(app: Flask) -> None:
