@@ -56,6 +56,18 @@ def write_transaction() -> Iterator[None]:
         _write_intent.reset(token)
 
 
+def upsert(model):
+    """INSERT with ON CONFLICT support on either database; pair DO NOTHING with RETURNING to
+    learn whether a row went in (the driver's rowcount cannot say: psycopg reports -1)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    from app.extensions import db
+
+    dialect = db.session.get_bind().dialect.name
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
+
+
 def release_write_lock() -> None:
     """End the transaction so far before slow work (Argon2, image re-encoding).
 

@@ -11,8 +11,6 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import or_, select
-from sqlalchemy.orm import selectinload
 
 from app.accounts import services
 from app.accounts.forms import (
@@ -25,11 +23,11 @@ from app.accounts.forms import (
     ResetPasswordForm,
     TokenForm,
 )
-from app.accounts.models import GRANTED_ROLES, User
+from app.accounts.models import GRANTED_ROLES
 from app.accounts.permissions import can_manage_roles, can_read_outbox, permission_required
 from app.errors import DomainError
 from app.extensions import db, limiter
-from app.mail.models import OutboxMessage
+from app.mail.services import recent_mail
 from app.web import safe_next, show_form_errors, writes_on_get
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
@@ -261,19 +259,12 @@ def revoke_token(token_id: int):
 
 # --- administration -------------------------------------------------------------------------
 
-PAGE_SIZE = 50
-
 
 @bp.get("/admin/users")
 @permission_required(can_manage_roles)
 def admin_users():
     query = request.args.get("q", "").strip()
-    page = min(max(request.args.get("page", 1, type=int), 1), 10_000)
-    stmt = select(User).options(selectinload(User.granted_roles)).order_by(User.id)
-    if query:
-        like = f"%{query.lower()}%"
-        stmt = stmt.where(or_(User.email.like(like), User.display_name.ilike(like)))
-    users = db.paginate(stmt, page=page, per_page=PAGE_SIZE, error_out=False)
+    users = services.search_people(query, page=request.args.get("page", 1, type=int))
     return render_template(
         "accounts/admin_users.html",
         users=users,
@@ -315,7 +306,4 @@ def change_role(user_id: int, role: str, action: str):
 @bp.get("/admin/outbox")
 @permission_required(can_read_outbox)
 def admin_outbox():
-    messages = db.session.scalars(
-        select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(100)
-    )
-    return render_template("accounts/admin_outbox.html", messages=list(messages))
+    return render_template("accounts/admin_outbox.html", messages=recent_mail())

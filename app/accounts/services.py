@@ -16,8 +16,8 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.accounts import events
 from app.accounts.models import ADMIN, CUSTOMER, GRANTED_ROLES, ROLES, ApiToken, User, UserRole
@@ -352,6 +352,19 @@ def ensure_user(*, email: str, password: str, role: str, display_name: str | Non
         user.granted_roles.append(UserRole(role=missing))
     db.session.commit()
     return user
+
+
+PEOPLE_PER_PAGE = 50
+
+
+def search_people(query: str, *, page: int = 1):
+    """People whose email or name contains ``query``, with their roles, 50 a page."""
+    stmt = select(User).options(selectinload(User.granted_roles)).order_by(User.id)
+    if query:
+        like = f"%{query.lower()}%"
+        stmt = stmt.where(or_(User.email.like(like), User.display_name.ilike(like)))
+    page = min(max(page or 1, 1), 10_000)
+    return db.paginate(stmt, page=page, per_page=PEOPLE_PER_PAGE, error_out=False)
 
 
 def get_user(user_id: int) -> User:

@@ -14,8 +14,6 @@ from datetime import datetime, timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.accounts.models import User
 from app.accounts.permissions import can_moderate, ensure, is_staff, signed_in
@@ -34,7 +32,7 @@ from app.community.models import (
     Profile,
     Reaction,
 )
-from app.database import release_write_lock, utcnow
+from app.database import release_write_lock, upsert, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.ideas.models import Category, Challenge, Idea
@@ -57,11 +55,6 @@ NOTIFICATION_KINDS = {
     "milestone": "daily",
     "new_idea": "daily",
 }
-
-
-def _insert(model):
-    dialect = db.session.get_bind().dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
 
 
 # --- comments -------------------------------------------------------------------------------
@@ -253,7 +246,7 @@ def react(comment: Comment, *, user: User, emoji: str, on: bool = True) -> dict[
         raise Conflict(_("That comment was removed."), code="comment_removed")
     if on:
         db.session.execute(
-            _insert(Reaction)
+            upsert(Reaction)
             .values(comment_id=comment.id, user_id=user.id, emoji=emoji, created_at=utcnow())
             .on_conflict_do_nothing()
         )
@@ -345,7 +338,7 @@ def _target_exists(kind: str, target_id: int) -> bool:
 
 def _follow(user_id: int, kind: str, target_id: int) -> None:
     db.session.execute(
-        _insert(Follow)
+        upsert(Follow)
         .values(user_id=user_id, kind=kind, target_id=target_id, created_at=utcnow())
         .on_conflict_do_nothing()
     )
@@ -416,7 +409,7 @@ def email_consent(user_id: int) -> bool:
 
 def _record_consent(user: User, granted: bool) -> None:
     db.session.execute(
-        _insert(Consent)
+        upsert(Consent)
         .values(user_id=user.id, channel="email", granted=granted, changed_at=utcnow())
         .on_conflict_do_update(
             index_elements=["user_id", "channel"], set_={"granted": granted, "changed_at": utcnow()}
@@ -448,7 +441,7 @@ def _record_preferences(user: User, chosen: dict[str, str]) -> None:
             )
     for kind, frequency in chosen.items():
         db.session.execute(
-            _insert(NotificationPreference)
+            upsert(NotificationPreference)
             .values(user_id=user.id, kind=kind, frequency=frequency)
             .on_conflict_do_update(
                 index_elements=["user_id", "kind"], set_={"frequency": frequency}

@@ -150,6 +150,18 @@ def _comment_posted(comment, *, author, parent, mentioned, **extra) -> None:
     )
 
 
+def _category_deleted(category, **extra) -> None:
+    """Follows name their target by id only: a new category must not inherit old followers."""
+    from sqlalchemy import delete
+
+    from app.community.models import Follow
+    from app.extensions import db
+
+    db.session.execute(
+        delete(Follow).where(Follow.kind == "category", Follow.target_id == category.id)
+    )
+
+
 def connect() -> None:
     from app.community import events as community
     from app.ideas import events as ideas
@@ -161,4 +173,5 @@ def connect() -> None:
     ideas.idea_merged.connect(_merged)
     ideas.milestone_reached.connect(_milestone)
     ideas.challenge_closed.connect(_challenge_closed)
+    ideas.category_deleted.connect(_category_deleted)
     community.comment_posted.connect(_comment_posted)

@@ -31,3 +31,6 @@ milestone_reached = signals.signal(
     "milestone-reached", doc="Sender: the Idea. kwargs: milestone (Milestone)."
 )
 challenge_closed = signals.signal("challenge-closed", doc="Sender: the Challenge.")
+category_deleted = signals.signal(
+    "category-deleted", doc="Sender: the Category, deleted (flushed, not yet committed)."
+)

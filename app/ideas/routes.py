@@ -363,7 +363,7 @@ def delete_category(category_id: int):
     category = db.get_or_404(Category, category_id)
     if ActionForm().validate_on_submit():
         try:
-            services.delete_category(current_user, category)
+            services.delete_category(category, actor=current_user)
         except DomainError as error:
             db.session.rollback()
             flash(error.message, "danger")

@@ -15,13 +15,11 @@ from datetime import datetime, timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import delete, exists, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.accounts.models import User
 from app.accounts.permissions import can_moderate, ensure, is_product_team, signed_in
-from app.database import release_write_lock, utcnow
+from app.database import release_write_lock, upsert, utcnow
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.extensions import db
 from app.ideas import events, images, search
@@ -129,7 +127,7 @@ def _tags(names: list[str]) -> list[Tag]:
     for name in names:
         if name not in existing:
             # A concurrent request may create the same tag: insert-or-ignore, then read.
-            db.session.execute(_insert(Tag).values(name=name).on_conflict_do_nothing())
+            db.session.execute(upsert(Tag).values(name=name).on_conflict_do_nothing())
     if len(existing) < len(names):
         existing = {t.name: t for t in db.session.scalars(select(Tag).where(Tag.name.in_(names)))}
     return [existing[name] for name in names]
@@ -159,15 +157,6 @@ def _open_challenge(challenge_id: int | None, now: datetime) -> Challenge | None
             fields={"challenge": [_("Not open.")]},
         )
     return challenge
-
-
-def _insert(model):
-    """INSERT that can say ON CONFLICT DO NOTHING; pair it with RETURNING to learn if it did.
-
-    (The driver's rowcount is not reliable for it: psycopg reports -1.)
-    """
-    dialect = db.session.get_bind().dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
 
 
 # --- submitting and editing -----------------------------------------------------------------
@@ -323,7 +312,7 @@ def cast_vote(idea: Idea, *, voter: User) -> Support:
     now = utcnow()
     _check_voting_open(idea, now)
     inserted = db.session.execute(
-        _insert(Vote)
+        upsert(Vote)
         .values(idea_id=idea.id, voter_id=voter.id, created_at=now)
         .on_conflict_do_nothing(index_elements=["idea_id", "voter_id"])
         .returning(Vote.id)
@@ -382,7 +371,7 @@ def _reach_milestones(idea: Idea, count: int) -> None:
     config = current_app.config
     for threshold in sorted(t for t in _thresholds() if t <= count):
         milestone_id = db.session.execute(
-            _insert(Milestone)
+            upsert(Milestone)
             .values(idea_id=idea.id, threshold=threshold, reached_at=utcnow())
             .on_conflict_do_nothing(index_elements=["idea_id", "threshold"])
             .returning(Milestone.id)
@@ -882,7 +871,7 @@ def create_category(actor: User, *, name: str, description: str = "") -> Categor
     return category
 
 
-def delete_category(actor: User, category: Category) -> None:
+def delete_category(category: Category, *, actor: User) -> None:
     from app.accounts.permissions import can_manage_categories
 
     ensure(can_manage_categories(actor), _("Only admins manage categories."))
@@ -895,6 +884,8 @@ def delete_category(actor: User, category: Category) -> None:
             code="category_in_use",
         )
     db.session.delete(category)
+    db.session.flush()
+    events.category_deleted.send(category)
     db.session.commit()
 
 

@@ -105,3 +105,9 @@ def undelivered_ids(limit: int = 1000) -> list[int]:
             .limit(limit)
         )
     )
+
+
+def recent_mail(limit: int = 100) -> list[OutboxMessage]:
+    return list(
+        db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit))
+    )

@@ -316,3 +316,13 @@ def test_removing_a_comment_twice_uncounts_it_once(db):
     services.delete_comment(comment, actor=make_member(roles=("moderator",)))
     db.session.refresh(idea)
     assert idea.comment_count == 0
+
+
+def test_deleting_a_category_drops_its_follows(db):
+    from app.ideas import services as ideas_services
+
+    category = make_category("Short lived")
+    fan = make_member()
+    services.follow(fan, "category", category.id)
+    ideas_services.delete_category(category, actor=make_member(roles=("admin",)))
+    assert db.session.scalar(select(func.count()).select_from(Follow)) == 0
