@@ -179,15 +179,6 @@ def _one_comment(comment: Comment) -> dict:
     return comment_json(comment, reactions=counts, mine=mine)
 
 
-def _in_thread_order(roots: list[services.ThreadNode]):
-    """Depth first without recursion: a reply chain can be deeper than Python's stack."""
-    stack = list(reversed(roots))
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(reversed(node.replies))
-
-
 def _notification_json(notification) -> dict:
     return {
         "id": notification.id,
@@ -240,7 +231,7 @@ def thread(idea_id: int):
     return {
         "items": [
             comment_json(node.comment, reactions=node.reactions, mine=node.mine)
-            for node in _in_thread_order(conversation.roots)
+            for node in services.in_thread_order(conversation.roots)
         ],
         "count": conversation.count,
     }

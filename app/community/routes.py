@@ -85,21 +85,13 @@ def _post_url(kind: str, target_id: int) -> str:
     return url_for("community.comment_on_challenge", challenge_id=target_id)
 
 
-def _walk(nodes: list[services.ThreadNode]):
-    stack = list(reversed(nodes))
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(reversed(node.replies))
-
-
 def conversation(
     *, idea: Idea | None = None, challenge: Challenge | None = None, **state
 ) -> Conversation:
     """The conversation on an idea or a challenge: a fixed handful of queries whatever its size."""
     kind, target = ("idea", idea) if idea is not None else ("challenge", challenge)
     thread = services.thread(viewer=current_user, idea=idea, challenge=challenge)
-    authors = {node.comment.author_id for node in _walk(thread.roots)}
+    authors = {node.comment.author_id for node in services.in_thread_order(thread.roots)}
     return Conversation(
         kind=kind,
         target_id=target.id,
@@ -609,7 +601,7 @@ def _flatten(node: services.ThreadNode) -> list[tuple[services.ThreadNode, Comme
     """Every reply under ``node`` in reading order, each with the comment it answers."""
     parents = {reply.comment.id: node.comment for reply in node.replies}
     flat = []
-    for reply in _walk(node.replies):
+    for reply in services.in_thread_order(node.replies):
         flat.append((reply, parents[reply.comment.id]))
         parents.update({deeper.comment.id: reply.comment for deeper in reply.replies})
     return flat

@@ -317,6 +317,15 @@ def thread(
     return Thread(official, roots, sum(1 for c in comments if not c.is_deleted))
 
 
+def in_thread_order(roots: list[ThreadNode]):
+    """Every node, depth first, without recursion (a reply chain can outgrow the stack)."""
+    stack = list(reversed(roots))
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(node.replies))
+
+
 def get_comment(comment_id: int, *, viewer: User | None) -> Comment:
     comment = db.session.get(Comment, comment_id)
     if comment is None:
