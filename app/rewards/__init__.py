@@ -1,1 +1,12 @@
-"""Rewards: the points ledger, badges and levels, leaderboards, the catalog and royalties."""
+"""Rewards: the points ledger, earning rules, the catalog and redemption."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from app.rewards import cli, subscribers
+
+    subscribers.connect()
+    app.cli.add_command(cli.rewards)

@@ -1,0 +1,106 @@
+"""How participation pays: the ideas and community events, turned into ledger entries.
+
+Every key names the event it pays for, so an event delivered twice pays once, and a reversal
+names the key it undoes. No points for acting on one's own content.
+"""
+
+from __future__ import annotations
+
+from app.rewards import services
+
+
+def _idea_published(idea, **extra) -> None:
+    services.earn(
+        idea.author_id,
+        "idea_published",
+        key=f"idea_published:{idea.id}",
+        source_kind="idea",
+        source_id=idea.id,
+    )
+
+
+def _vote_cast(idea, *, voter, **extra) -> None:
+    services.earn(
+        idea.author_id,
+        "supporter",
+        key=f"supporter:{idea.id}:{voter.id}",
+        source_kind="idea",
+        source_id=idea.id,
+    )
+
+
+def _vote_withdrawn(idea, *, voter, **extra) -> None:
+    services.reverse(f"supporter:{idea.id}:{voter.id}", note="A supporter withdrew")
+
+
+def _status_changed(idea, *, change, **extra) -> None:
+    if change.to_status in ("shortlisted", "adopted"):
+        services.earn(
+            idea.author_id,
+            change.to_status,
+            key=f"{change.to_status}:{idea.id}",
+            source_kind="idea",
+            source_id=idea.id,
+        )
+
+
+def _milestone(idea, *, milestone, **extra) -> None:
+    services.earn(
+        idea.author_id,
+        "milestone",
+        key=f"milestone:{idea.id}:{milestone.threshold}",
+        source_kind="idea",
+        source_id=idea.id,
+    )
+
+
+def _challenge_closed(challenge, **extra) -> None:
+    from app.extensions import db
+    from app.ideas.models import Idea
+
+    if challenge.winner_idea_id is None or not challenge.bonus_points:
+        return
+    winner = db.session.get(Idea, challenge.winner_idea_id)
+    services.earn(
+        winner.author_id,
+        "challenge_winner",
+        key=f"challenge_winner:{challenge.id}",
+        source_kind="challenge",
+        source_id=challenge.id,
+        amount=challenge.bonus_points,
+    )
+
+
+def _comment_posted(comment, *, author, **extra) -> None:
+    from app.extensions import db
+    from app.ideas.models import Idea
+
+    if comment.idea_id is not None:
+        idea = db.session.get(Idea, comment.idea_id)
+        if idea is not None and idea.author_id == author.id:
+            return  # talking on one's own idea earns nothing
+    services.earn(
+        author.id,
+        "comment",
+        key=f"comment:{comment.id}",
+        source_kind="comment",
+        source_id=comment.id,
+    )
+
+
+def _comment_deleted(comment, **extra) -> None:
+    services.reverse(f"comment:{comment.id}", note="A comment was removed")
+
+
+def connect() -> None:
+    from app.community import events as community
+    from app.ideas import events as ideas
+
+    ideas.idea_published.connect(_idea_published)
+    ideas.vote_cast.connect(_vote_cast)
+    ideas.vote_withdrawn.connect(_vote_withdrawn)
+    ideas.idea_status_changed.connect(_status_changed)
+    ideas.milestone_reached.connect(_milestone)
+    ideas.challenge_closed.connect(_challenge_closed)
+    community.comment_posted.connect(_comment_posted)
+    community.comment_deleted.connect(_comment_deleted)
