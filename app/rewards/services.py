@@ -327,3 +327,87 @@ def cancel_redemption(redemption: Redemption, *, actor: User) -> None:
     )
     reverse(f"redemption:{redemption.id}", note=_("Redemption cancelled"))
     db.session.commit()
+
+
+# --- levels and leaderboards ----------------------------------------------------------------
+
+# Lifetime points at which each level starts: level 1 from 0, level 2 from 100, …
+DEFAULT_LEVELS = (0, 100, 500, 2_000, 5_000)
+PERIODS = ("week", "month", "all")
+
+
+def level_for(lifetime: int, thresholds: tuple[int, ...] = DEFAULT_LEVELS) -> int:
+    return sum(1 for start in thresholds if lifetime >= start)
+
+
+def standing(user: User) -> dict[str, int | None]:
+    """Balance, lifetime points, level, and the points still needed for the next level."""
+    row = db.session.execute(
+        select(Balance.balance, Balance.lifetime).where(Balance.user_id == user.id)
+    ).first()
+    balance, lifetime = (row.balance, row.lifetime) if row else (0, 0)
+    level = level_for(lifetime)
+    following = DEFAULT_LEVELS[level] if level < len(DEFAULT_LEVELS) else None
+    return {
+        "balance": balance,
+        "lifetime": lifetime,
+        "level": level,
+        "to_next_level": following - lifetime if following is not None else None,
+    }
+
+
+@dataclass(frozen=True)
+class Standing:
+    rank: int
+    user_id: int
+    display_name: str
+    points: int
+
+
+def _period_start(period: str) -> datetime | None:
+    from datetime import timedelta
+
+    if period not in PERIODS:
+        raise ValidationFailed(_("Choose week, month or all."), fields={"period": list(PERIODS)})
+    now = utcnow()
+    return {"week": now - timedelta(days=7), "month": now - timedelta(days=30), "all": None}[period]
+
+
+def leaderboard(
+    *, period: str = "week", viewer: User | None = None, limit: int = 20
+) -> tuple[list[Standing], Standing | None]:
+    """Who earned most in the period (spending does not count), ties by who got there first;
+    and the viewer's own standing, even outside the top."""
+    start = _period_start(period)
+    earned = (
+        select(
+            LedgerEntry.user_id,
+            func.sum(LedgerEntry.amount).label("points"),
+            func.max(LedgerEntry.id).label("last"),
+        )
+        .where(LedgerEntry.reason.not_in(("redemption", "manual")))
+        .group_by(LedgerEntry.user_id)
+    )
+    if start is not None:
+        earned = earned.where(LedgerEntry.created_at >= start)
+    earned = earned.subquery()
+    ranked = (
+        select(
+            earned.c.user_id,
+            User.display_name,
+            earned.c.points,
+            func.rank().over(order_by=(earned.c.points.desc(), earned.c.last)).label("rank"),
+        )
+        .join(User, User.id == earned.c.user_id)
+        .where(earned.c.points > 0)
+        .subquery()
+    )
+    top = [
+        Standing(r.rank, r.user_id, r.display_name, r.points)
+        for r in db.session.execute(select(ranked).order_by(ranked.c.rank).limit(limit))
+    ]
+    mine = None
+    if signed_in(viewer):
+        row = db.session.execute(select(ranked).where(ranked.c.user_id == viewer.id)).first()
+        mine = Standing(row.rank, row.user_id, row.display_name, row.points) if row else None
+    return top, mine

@@ -177,3 +177,35 @@ def test_fifty_concurrent_redemptions_of_five_in_stock(app, db):
     assert db.session.scalar(select(func.count()).select_from(Redemption)) == 5
     assert services.verify() == []
     assert db.session.scalar(select(func.min(Balance.balance))) >= 0
+
+
+def test_levels_follow_lifetime_points(db):
+    person = make_member()
+    assert services.standing(person) == {
+        "balance": 0,
+        "lifetime": 0,
+        "level": 1,
+        "to_next_level": 100,
+    }
+    services.grant(person, 120, reason="Thanks", actor=make_member(roles=("admin",)))
+    assert services.standing(person)["level"] == 2
+    services.earn(person.id, "adopted", key="adopted:test")
+    db.session.commit()
+    assert services.standing(person)["level"] == 3
+    assert services.level_for(5_000) == 5
+
+
+def test_leaderboard_ranks_earnings_with_the_viewers_own_place(db):
+    people = [make_member(display_name=f"Person {n}") for n in range(4)]
+    for n, person in enumerate(people):
+        for k in range(n + 1):
+            services.earn(person.id, "comment", key=f"comment:test:{n}:{k}")
+    db.session.commit()
+    top, mine = services.leaderboard(period="week", viewer=people[0], limit=2)
+    assert [(s.rank, s.display_name, s.points) for s in top] == [
+        (1, "Person 3", 8),
+        (2, "Person 2", 6),
+    ]
+    assert (mine.rank, mine.points) == (4, 2)
+    with pytest.raises(Exception, match="week, month or all"):
+        services.leaderboard(period="decade")
