@@ -93,3 +93,15 @@ class Redemption(db.Model):
 
     item: Mapped[RewardItem] = relationship(lazy="joined")
     user: Mapped[User] = relationship()
+
+
+class UserBadge(db.Model):
+    """A badge someone earned (the badges themselves are defined in app.rewards.badges)."""
+
+    __tablename__ = "user_badges"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    awarded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

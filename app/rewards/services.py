@@ -185,6 +185,15 @@ def grant(user: User, amount: int, *, reason: str, actor: User) -> LedgerEntry:
     return entry
 
 
+def paid_count(user_id: int, reason: str) -> int:
+    """How many entries paid ``reason`` to the person (reversals not counted)."""
+    return db.session.scalar(
+        select(func.count())
+        .select_from(LedgerEntry)
+        .where(LedgerEntry.user_id == user_id, LedgerEntry.reason == reason, LedgerEntry.amount > 0)
+    )
+
+
 def balance_of(user: User) -> int:
     return db.session.scalar(select(Balance.balance).where(Balance.user_id == user.id)) or 0
 

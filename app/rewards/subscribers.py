@@ -1,4 +1,4 @@
-"""How participation pays: the ideas and community events, turned into ledger entries.
+"""How participation pays: the ideas and community events, turned into ledger entries and badges.
 
 Every key names the event it pays for, so an event delivered twice pays once, and a reversal
 names the key it undoes. No points for acting on one's own content.
@@ -6,7 +6,7 @@ names the key it undoes. No points for acting on one's own content.
 
 from __future__ import annotations
 
-from app.rewards import services
+from app.rewards import badges, services
 
 
 def _idea_published(idea, **extra) -> None:
@@ -17,6 +17,11 @@ def _idea_published(idea, **extra) -> None:
         source_kind="idea",
         source_id=idea.id,
     )
+    published = badges.published_ideas(idea.author_id)
+    if published >= 1:
+        badges.award(idea.author_id, "first_idea")
+    if published >= 10:
+        badges.award(idea.author_id, "ten_ideas")
 
 
 def _vote_cast(idea, *, voter, **extra) -> None:
@@ -42,6 +47,8 @@ def _status_changed(idea, *, change, **extra) -> None:
             source_kind="idea",
             source_id=idea.id,
         )
+    if change.to_status == "adopted":
+        badges.award(idea.author_id, "adopted_creator")
 
 
 def _milestone(idea, *, milestone, **extra) -> None:
@@ -52,23 +59,27 @@ def _milestone(idea, *, milestone, **extra) -> None:
         source_kind="idea",
         source_id=idea.id,
     )
+    if milestone.threshold >= 100:
+        badges.award(idea.author_id, "hundred_supporters")
 
 
 def _challenge_closed(challenge, **extra) -> None:
     from app.extensions import db
     from app.ideas.models import Idea
 
-    if challenge.winner_idea_id is None or not challenge.bonus_points:
+    if challenge.winner_idea_id is None:
         return
     winner = db.session.get(Idea, challenge.winner_idea_id)
-    services.earn(
-        winner.author_id,
-        "challenge_winner",
-        key=f"challenge_winner:{challenge.id}",
-        source_kind="challenge",
-        source_id=challenge.id,
-        amount=challenge.bonus_points,
-    )
+    badges.award(winner.author_id, "challenge_winner")
+    if challenge.bonus_points:
+        services.earn(
+            winner.author_id,
+            "challenge_winner",
+            key=f"challenge_winner:{challenge.id}",
+            source_kind="challenge",
+            source_id=challenge.id,
+            amount=challenge.bonus_points,
+        )
 
 
 def _comment_posted(comment, *, author, **extra) -> None:
@@ -86,6 +97,8 @@ def _comment_posted(comment, *, author, **extra) -> None:
         source_kind="comment",
         source_id=comment.id,
     )
+    if services.paid_count(author.id, "comment") >= 10:
+        badges.award(author.id, "conversationalist")
 
 
 def _comment_deleted(comment, **extra) -> None:

@@ -209,3 +209,25 @@ def test_leaderboard_ranks_earnings_with_the_viewers_own_place(db):
     assert (mine.rank, mine.points) == (4, 2)
     with pytest.raises(Exception, match="week, month or all"):
         services.leaderboard(period="decade")
+
+
+def test_badges_are_awarded_once_on_the_events_that_earn_them(db):
+    from app.rewards import badges
+
+    author, product = make_member(), make_member(roles=("product",))
+    first = ideas.submit_idea(author, title="First of many", body="x")
+    ideas.submit_idea(author, title="Second of many", body="x")
+    for status in ("under_review", "shortlisted", "adopted"):
+        ideas.change_status(first, actor=product, to=status)
+    earned = [badge.code for badge, _when in badges.badges_of(author.id)]
+    assert earned == ["first_idea", "adopted_creator"]
+
+
+def test_ten_comments_on_others_ideas_earn_the_conversationalist_badge(db):
+    from app.rewards import badges
+
+    talker = make_member()
+    idea = make_idea()
+    for n in range(10):
+        community.post_comment(talker, idea=idea, body=f"Thought {n}")
+    assert [b.code for b, _when in badges.badges_of(talker.id)] == ["conversationalist"]
