@@ -105,6 +105,12 @@ class World:
         return ideas.submit_idea(self.target, title="A kettle that whistles quietly", body="Hm.")
 
     @cached_property
+    def reward(self):
+        from app.rewards import services as rewards
+
+        return rewards.create_item(self.staff, name="Mug", cost=10, stock=3)
+
+    @cached_property
     def category(self):
         return ideas.create_category(self.staff, name="Kitchen")
 
@@ -412,6 +418,24 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("POST", "/api/v1/notifications/read"): Call(signed_in(200, anonymous=401), data={}),
     ("GET", "/api/v1/users/<int:user_id>"): Call(
         everyone(200), url=lambda w: f"/api/v1/users/{w.target.id}"
+    ),
+    # --- rewards API ---
+    ("GET", "/api/v1/me/points"): Call(signed_in(200, anonymous=401)),
+    ("GET", "/api/v1/me/ledger"): Call(signed_in(200, anonymous=401)),
+    ("GET", "/api/v1/me/redemptions"): Call(signed_in(200, anonymous=401)),
+    ("GET", "/api/v1/leaderboard"): Call(everyone(200)),
+    ("GET", "/api/v1/rewards"): Call(everyone(200)),
+    ("POST", "/api/v1/rewards"): Call(
+        only(CURATORS, 201, anonymous=401), data={"name": "Sticker pack", "cost": 10}
+    ),
+    # Nobody here has points yet: every signed-in caller reaches the rule, and is refused.
+    ("POST", "/api/v1/rewards/<int:item_id>/redemptions"): Call(
+        signed_in(409, anonymous=401), url=lambda w: f"/api/v1/rewards/{w.reward.id}/redemptions"
+    ),
+    ("POST", "/api/v1/users/<int:user_id>/points"): Call(
+        admins(201, anonymous=401),
+        url=lambda w: f"/api/v1/users/{w.target.id}/points",
+        data={"amount": 50, "reason": "Thanks for the meetup"},
     ),
 }
 

@@ -92,7 +92,8 @@ def init_app(app: Flask) -> None:
     from app.accounts.api import blp as accounts_api
     from app.community.api import blp as community_api
     from app.ideas.api import blp as ideas_api
+    from app.rewards.api import blp as rewards_api
 
-    for blueprint in (accounts_api, ideas_api, community_api):
+    for blueprint in (accounts_api, ideas_api, community_api, rewards_api):
         csrf.exempt(blueprint)  # checked in _prepare_api_request for cookie-authenticated calls
         api.register_blueprint(blueprint)

@@ -232,6 +232,29 @@ def verify() -> list[tuple[int, int, int]]:
 # --- the catalog ----------------------------------------------------------------------------
 
 
+def catalog() -> list[RewardItem]:
+    """Rewards available now, cheapest first."""
+    now = utcnow()
+    return list(
+        db.session.scalars(
+            select(RewardItem)
+            .where(
+                (RewardItem.active_from.is_(None)) | (RewardItem.active_from <= now),
+                (RewardItem.active_until.is_(None)) | (RewardItem.active_until > now),
+            )
+            .order_by(RewardItem.cost, RewardItem.id)
+        )
+    )
+
+
+def redemptions_of(user: User) -> list[Redemption]:
+    return list(
+        db.session.scalars(
+            select(Redemption).where(Redemption.user_id == user.id).order_by(Redemption.id.desc())
+        )
+    )
+
+
 def create_item(
     actor: User,
     *,

@@ -28,6 +28,7 @@ from app.accounts.models import User
 from app.community import services as community
 from app.extensions import limiter
 from app.ideas import services as ideas
+from app.rewards import services as rewards
 from tests.factories import PASSWORD, make_member
 
 ADMIN_EMAIL = "schemathesis-admin@example.com"
@@ -71,6 +72,14 @@ OPERATIONS = [
     ("GET", "/api/v1/notifications"),
     ("POST", "/api/v1/notifications/read"),
     ("GET", "/api/v1/users/{user_id}"),
+    ("GET", "/api/v1/me/points"),
+    ("GET", "/api/v1/me/ledger"),
+    ("GET", "/api/v1/me/redemptions"),
+    ("GET", "/api/v1/leaderboard"),
+    ("GET", "/api/v1/rewards"),
+    ("POST", "/api/v1/rewards"),
+    ("POST", "/api/v1/rewards/{item_id}/redemptions"),
+    ("POST", "/api/v1/users/{user_id}/points"),
 ]
 
 
@@ -113,6 +122,7 @@ def _existing_ids() -> dict[str, int]:
         "idea_id": idea.id,
         "comment_id": community.post_comment(author, body="Batteries?", idea=idea).id,
         "target_id": idea.id,
+        "item_id": rewards.create_item(_admin(), name="Mug", cost=10, stock=3).id,
     }
 
 

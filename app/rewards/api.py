@@ -1,0 +1,173 @@
+"""JSON views for points, the leaderboard, the reward catalog and redemptions."""
+
+from __future__ import annotations
+
+from flask_login import current_user
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+
+from app.accounts import services as accounts
+from app.accounts.permissions import is_admin, permission_required, signed_in
+from app.api.errors import ErrorSchema
+from app.api.schemas import OrderedSchema
+from app.rewards import services
+
+blp = Blueprint(
+    "rewards_api",
+    __name__,
+    url_prefix="/api/v1",
+    description="Points, the leaderboard, the reward catalog and redemptions.",
+)
+
+
+class PointsSchema(OrderedSchema):
+    balance = fields.Integer(required=True)
+    lifetime = fields.Integer(required=True)
+    level = fields.Integer(required=True)
+    to_next_level = fields.Integer(required=True, allow_none=True)
+
+
+class EntrySchema(OrderedSchema):
+    id = fields.Integer(required=True)
+    amount = fields.Integer(required=True)
+    reason = fields.String(required=True)
+    note = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class RankedPersonSchema(OrderedSchema):
+    id = fields.Integer(required=True)
+    display_name = fields.String(required=True)
+
+
+class StandingSchema(OrderedSchema):
+    rank = fields.Integer(required=True)
+    user = fields.Nested(RankedPersonSchema, required=True)
+    points = fields.Integer(required=True)
+
+
+class LeaderboardSchema(OrderedSchema):
+    period = fields.String(required=True)
+    items = fields.List(fields.Nested(StandingSchema), required=True)
+    me = fields.Nested(StandingSchema, required=True, allow_none=True)
+
+
+class LeaderboardArgs(OrderedSchema):
+    period = fields.String(load_default="week", validate=validate.OneOf(services.PERIODS))
+
+
+class RewardSchema(OrderedSchema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    description = fields.String(required=True)
+    cost = fields.Integer(required=True)
+    stock = fields.Integer(required=True, allow_none=True)
+    per_person_limit = fields.Integer(required=True, allow_none=True)
+
+
+class RewardCreateSchema(OrderedSchema):
+    name = fields.String(required=True, validate=validate.Length(min=2, max=120))
+    description = fields.String(load_default="", validate=validate.Length(max=2000))
+    cost = fields.Integer(required=True, validate=validate.Range(min=1, max=10_000_000))
+    stock = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(min=0, max=10_000_000)
+    )
+    per_person_limit = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(min=1, max=1_000)
+    )
+
+
+class RedemptionSchema(OrderedSchema):
+    id = fields.Integer(required=True)
+    item_id = fields.Integer(required=True)
+    cost = fields.Integer(required=True)
+    status = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class GrantSchema(OrderedSchema):
+    amount = fields.Integer(required=True, validate=validate.Range(min=-1_000_000, max=1_000_000))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=300))
+
+
+def _standing(row) -> dict | None:
+    if row is None:
+        return None
+    return {
+        "rank": row.rank,
+        "user": {"id": row.user_id, "display_name": row.display_name},
+        "points": row.points,
+    }
+
+
+@blp.get("/me/points")
+@blp.response(200, PointsSchema)
+@permission_required(signed_in)
+def my_points():
+    """Your balance, lifetime points and level."""
+    return services.standing(current_user)
+
+
+@blp.get("/me/ledger")
+@blp.response(200, EntrySchema(many=True))
+@permission_required(signed_in)
+def my_ledger():
+    """Your last 100 ledger entries, newest first, each with its reason."""
+    return services.ledger_of(current_user)
+
+
+@blp.get("/me/redemptions")
+@blp.response(200, RedemptionSchema(many=True))
+@permission_required(signed_in)
+def my_redemptions():
+    """Rewards you redeemed, newest first."""
+    return services.redemptions_of(current_user)
+
+
+@blp.get("/leaderboard")
+@blp.arguments(LeaderboardArgs, location="query")
+@blp.response(200, LeaderboardSchema)
+@blp.doc(security=[{}, {"bearerAuth": []}, {"sessionCookie": []}])
+def leaderboard(args: dict):
+    """Who earned most this week, this month or ever; with your own place when signed in."""
+    top, mine = services.leaderboard(period=args["period"], viewer=current_user)
+    return {"period": args["period"], "items": [_standing(s) for s in top], "me": _standing(mine)}
+
+
+@blp.get("/rewards")
+@blp.response(200, RewardSchema(many=True))
+@blp.doc(security=[{}, {"bearerAuth": []}, {"sessionCookie": []}])
+def rewards():
+    """The reward catalog."""
+    return services.catalog()
+
+
+@blp.post("/rewards")
+@blp.arguments(RewardCreateSchema)
+@blp.response(201, RewardSchema)
+@permission_required(signed_in)
+def create_reward(data: dict):
+    """Add a reward to the catalog (staff)."""
+    return services.create_item(current_user, **data)
+
+
+@blp.post("/rewards/<int:item_id>/redemptions")
+@blp.response(201, RedemptionSchema)
+@blp.alt_response(
+    409, schema=ErrorSchema, description="Not enough points, out of stock, or the limit reached."
+)
+@permission_required(signed_in)
+def redeem(item_id: int):
+    """Spend points on a reward."""
+    return services.redeem(current_user, item_id)
+
+
+@blp.post("/users/<int:user_id>/points")
+@blp.arguments(GrantSchema)
+@blp.response(201, EntrySchema)
+@permission_required(is_admin)
+def grant_points(data: dict, user_id: int):
+    """Grant (or, negative, deduct) points with a reason the person sees (admins)."""
+    return services.grant(
+        accounts.get_user(user_id), data["amount"], reason=data["reason"], actor=current_user
+    )
