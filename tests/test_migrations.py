@@ -182,7 +182,7 @@ def test_boolean_server_defaults_in_the_models_are_portable(db: SQLAlchemy):
     assert offending == []
 
 
-def test_a_sqlite_table_rebuild_keeps_child_rows(app, tmp_path):
+def test_a_sqlite_table_rebuild_keeps_child_rows(tmp_path):
     """Batch mode copies and drops a table; with foreign keys on, that drop would cascade."""
     import sqlite3
 
@@ -190,8 +190,6 @@ def test_a_sqlite_table_rebuild_keeps_child_rows(app, tmp_path):
     from alembic.operations import Operations
     from sqlalchemy import create_engine, text
 
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        pytest.skip("a SQLite behaviour")
     path = tmp_path / "rebuild.sqlite3"
     database = sqlite3.connect(path)
     database.executescript(

@@ -35,7 +35,8 @@ from app.community.models import (
 from app.database import release_write_lock, upsert, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
-from app.ideas.models import Category, Challenge, Idea
+from app.ideas import images
+from app.ideas.models import PENDING, Category, Challenge, Idea
 from app.ideas.services import can_see
 from app.mail.models import OutboxMessage
 from app.mail.services import queue_mail
@@ -728,8 +729,6 @@ def _avatar_image(upload):
 
     from PIL import Image, ImageOps
 
-    from app.ideas import images
-
     release_write_lock()  # re-encoding takes a while: not under SQLite's write lock
     try:
         checked = images.process_upload(upload)
@@ -757,8 +756,6 @@ def update_profile(
     ``show_points=None`` leaves that setting as it is. The picture file is written before the
     commit and removed again if the commit fails; the old one goes only after it succeeds.
     """
-    from app.ideas import images
-
     ensure(signed_in(user), _("Log in to change your profile."))
     bio = (bio or "").strip()
     if len(bio) > BIO_MAX:
@@ -832,8 +829,6 @@ def ideas_by(user: User, *, limit: int = 20) -> list[Idea]:
     """The person's ideas that everyone may see (not awaiting moderation), newest first."""
     from sqlalchemy.orm import selectinload
 
-    from app.ideas.models import PENDING
-
     return list(
         db.session.scalars(
             select(Idea)
@@ -854,8 +849,6 @@ class ProfileComment:
 
 def comments_by(user: User, *, limit: int = 10) -> list[ProfileComment]:
     """The person's latest comments that are not removed and sit where everyone can read."""
-    from app.ideas.models import PENDING
-
     rows = db.session.execute(
         select(Comment, Idea, Challenge)
         .outerjoin(Idea, Idea.id == Comment.idea_id)

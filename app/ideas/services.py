@@ -18,7 +18,13 @@ from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.accounts.models import User
-from app.accounts.permissions import can_moderate, ensure, is_product_team, signed_in
+from app.accounts.permissions import (
+    can_manage_categories,
+    can_moderate,
+    ensure,
+    is_product_team,
+    signed_in,
+)
 from app.database import release_write_lock, upsert, utcnow
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.extensions import db
@@ -846,8 +852,6 @@ def _slugify(name: str) -> str:
 
 
 def create_category(actor: User, *, name: str, description: str = "") -> Category:
-    from app.accounts.permissions import can_manage_categories
-
     ensure(can_manage_categories(actor), _("Only admins manage categories."))
     name = " ".join((name or "").split())
     if not 2 <= len(name) <= 60:
@@ -872,8 +876,6 @@ def create_category(actor: User, *, name: str, description: str = "") -> Categor
 
 
 def delete_category(category: Category, *, actor: User) -> None:
-    from app.accounts.permissions import can_manage_categories
-
     ensure(can_manage_categories(actor), _("Only admins manage categories."))
     in_use = db.session.scalar(
         select(exists().where(Idea.category_id == category.id))

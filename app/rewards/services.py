@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
 from app.accounts.models import User
-from app.accounts.permissions import ensure, is_admin, signed_in
+from app.accounts.permissions import ensure, is_admin, is_staff, signed_in
 from app.database import upsert, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
@@ -264,8 +264,6 @@ def create_item(
     stock: int | None = None,
     per_person_limit: int | None = None,
 ) -> RewardItem:
-    from app.accounts.permissions import is_staff
-
     ensure(is_staff(actor), _("Only staff manage rewards."))
     name = " ".join((name or "").split())
     if not 2 <= len(name) <= 120:
@@ -339,8 +337,6 @@ def redeem(user: User, item_id: int) -> Redemption:
 
 def cancel_redemption(redemption: Redemption, *, actor: User) -> None:
     """Cancel a requested redemption: the points come back and the item returns to stock."""
-    from app.accounts.permissions import is_staff
-
     ensure(is_staff(actor) or actor.id == redemption.user_id, _("Not yours to cancel."))
     changed = db.session.execute(
         update(Redemption)
