@@ -32,6 +32,9 @@ class User(UserMixin, db.Model):
     # Part of the login id kept in sessions and remember-me cookies: bumping it (on a password
     # change or reset) ends every other session at once.
     auth_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Kept exact in SQL by app.community.services (+1 with each notification, -n when n are
+    # marked read, in the same transaction), so the bell on every page costs no query.
+    unread_notifications: Mapped[int] = mapped_column(default=0, server_default="0")
 
     # Loaded with the signed-in user (see services.load_user_from_session); authors shown in
     # lists do not need them.

@@ -23,6 +23,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from sqlalchemy import inspect
 
 from app.accounts.forms import ActionForm
 from app.accounts.models import User
@@ -88,16 +89,15 @@ def _post_url(kind: str, target_id: int) -> str:
 def conversation(
     *, idea: Idea | None = None, challenge: Challenge | None = None, **state
 ) -> Conversation:
-    """The conversation on an idea or a challenge: a fixed handful of queries whatever its size."""
+    """The conversation on an idea or a challenge: one query whatever its size."""
     kind, target = ("idea", idea) if idea is not None else ("challenge", challenge)
     thread = services.thread(viewer=current_user, idea=idea, challenge=challenge)
-    authors = {node.comment.author_id for node in services.in_thread_order(thread.roots)}
     return Conversation(
         kind=kind,
         target_id=target.id,
         thread=thread,
-        avatars=services.avatar_paths(authors),
-        following=services.is_following(current_user, kind, target.id),
+        avatars=thread.avatars,
+        following=thread.following,
         live_idea_id=idea.id if idea is not None else None,
         **state,
     )
@@ -197,10 +197,12 @@ def _post_comment(kind: str, target_id: int, **target):
             db.session.rollback()
             error = exc
         else:
+            # The commit expired the comment; its identity still names it without a reload.
+            comment_id = inspect(comment).identity[0]
             if _htmx():
-                conv = _conversation_for(kind, target_id, focus=f"comment-{comment.id}-main")
+                conv = _conversation_for(kind, target_id, focus=f"comment-{comment_id}-main")
                 return _render_conversation(conv)
-            return redirect(_page_url(kind, target_id, f"comment-{comment.id}"))
+            return redirect(_page_url(kind, target_id, f"comment-{comment_id}"))
     message = error.message if error else _first_error(form)
     status = error.status if error else 422
     field_errors = (error.fields.get("body") if error else form.body.errors) or [message]
@@ -572,12 +574,10 @@ def mark_read():
 def activity_feed(tab: str | None = None, *, limit: int = 30) -> dict:
     """The feed's tab (only signed-in people have "following"), items and actors' pictures."""
     tab = tab if tab in FEED_TABS and signed_in(current_user) else "everything"
-    items = services.feed(viewer=current_user, following=tab == "following", limit=limit)
-    return {
-        "tab": tab,
-        "items": items,
-        "avatars": services.avatar_paths({a.actor_id for a in items}),
-    }
+    items, avatars = services.feed_with_avatars(
+        viewer=current_user, following=tab == "following", limit=limit
+    )
+    return {"tab": tab, "items": items, "avatars": avatars}
 
 
 @bp.get("/feed")
@@ -591,7 +591,7 @@ def feed():
 
 
 def unread_notifications() -> int:
-    """The signed-in person's unread count, worked out once per request."""
+    """The signed-in person's unread count (a column of the user row, loaded with them)."""
     if "cc_unread" not in g:
         g.cc_unread = services.unread_count(current_user)
     return g.cc_unread

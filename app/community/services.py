@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, exists, false, func, literal, select, update
+from sqlalchemy.orm import joinedload
 
 from app.accounts.models import User
 from app.accounts.permissions import can_moderate, ensure, is_staff, signed_in
@@ -289,33 +290,84 @@ class Thread:
     official: Comment | None
     roots: list[ThreadNode]
     count: int
+    # The uploaded pictures of the comments' authors, by id (people without one left out).
+    avatars: dict[int, str] = field(default_factory=dict)
+    # Whether the viewer follows the idea or challenge.
+    following: bool = False
 
 
 def thread(
     *, viewer: User | None, idea: Idea | None = None, challenge: Challenge | None = None
 ) -> Thread:
-    """The whole conversation, oldest first, as a tree: three queries whatever its size."""
-    scope = Comment.idea_id == idea.id if idea else Comment.challenge_id == challenge.id
-    comments = list(
-        db.session.scalars(select(Comment).where(scope).order_by(Comment.created_at, Comment.id))
+    """The whole conversation, oldest first, as a tree, and whether the viewer follows it: one
+    query whatever its size.
+
+    The query starts from one row saying whether the viewer follows, so that row comes back
+    even without comments. Each comment comes with its author, the author's picture and one row
+    per kind of reaction it has (at most four), counted, and marked when the viewer gave it.
+    """
+    kind, target_id = ("idea", idea.id) if idea is not None else ("challenge", challenge.id)
+    scope = Comment.idea_id == target_id if kind == "idea" else Comment.challenge_id == target_id
+    follows = (
+        exists().where(
+            Follow.user_id == viewer.id, Follow.kind == kind, Follow.target_id == target_id
+        )
+        if signed_in(viewer)
+        else false()
     )
-    ids = [c.id for c in comments]
-    counts = reaction_counts(ids)
-    mine: dict[int, set[str]] = defaultdict(set)
-    if signed_in(viewer) and ids:
-        for comment_id, emoji in db.session.execute(
-            select(Reaction.comment_id, Reaction.emoji).where(
-                Reaction.user_id == viewer.id, Reaction.comment_id.in_(ids)
-            )
-        ):
-            mine[comment_id].add(emoji)
-    nodes = {c.id: ThreadNode(c, reactions=counts[c.id], mine=mine[c.id]) for c in comments}
+    reader = select(follows.label("following")).subquery("reader")
+    given = (
+        func.max(case((Reaction.user_id == viewer.id, 1), else_=0))
+        if signed_in(viewer)
+        else literal(0)
+    )
+    tallies = (
+        select(Reaction.comment_id, Reaction.emoji, func.count().label("n"), given.label("mine"))
+        .where(Reaction.comment_id.in_(select(Comment.id).where(scope)))
+        .group_by(Reaction.comment_id, Reaction.emoji)
+        .subquery("tallies")
+    )
+    rows = db.session.execute(
+        select(
+            reader.c.following,
+            Comment,
+            Profile.avatar_path,
+            tallies.c.emoji,
+            tallies.c.n,
+            tallies.c.mine,
+        )
+        .select_from(reader)
+        .outerjoin(Comment, scope)
+        .outerjoin(Profile, Profile.user_id == Comment.author_id)
+        .outerjoin(tallies, tallies.c.comment_id == Comment.id)
+        # An inner join to the author would drop the reader's row when there are no comments.
+        .options(joinedload(Comment.author, innerjoin=False))
+        .order_by(Comment.created_at, Comment.id)
+    )
+    nodes: dict[int, ThreadNode] = {}
+    avatars: dict[int, str] = {}
+    following = False
+    for follows_it, comment, avatar_path, emoji, n, mine in rows:
+        following = bool(follows_it)
+        if comment is None:  # no comments: the reader's row alone
+            continue
+        node = nodes.get(comment.id)
+        if node is None:
+            node = nodes[comment.id] = ThreadNode(comment)
+            if avatar_path:
+                avatars[comment.author_id] = avatar_path
+        if emoji is not None:
+            node.reactions[emoji] = n
+            if mine:
+                node.mine.add(emoji)
+    comments = [node.comment for node in nodes.values()]
     roots: list[ThreadNode] = []
     for comment in comments:
         parent = nodes.get(comment.parent_id) if comment.parent_id else None
         (parent.replies if parent else roots).append(nodes[comment.id])
     official = next((c for c in comments if c.is_official and not c.is_deleted), None)
-    return Thread(official, roots, sum(1 for c in comments if not c.is_deleted))
+    count = sum(1 for c in comments if not c.is_deleted)
+    return Thread(official, roots, count, avatars, following)
 
 
 def in_thread_order(roots: list[ThreadNode]):
@@ -514,6 +566,7 @@ def notify(
         db.session.add(notification)
         created.append((notification, frequency))
     db.session.flush()
+    _count_unread(recipients, +1)
     for notification, frequency in created:
         if frequency == "immediately":
             _mail_now(notification)
@@ -564,17 +617,39 @@ def _absolute(path: str) -> str:
     return current_app.config["SITE_URL"].rstrip("/") + path if path.startswith("/") else path
 
 
+def _count_unread(user_ids, delta: int) -> None:
+    """Move the stored unread counters in SQL, in the transaction that adds or reads the rows.
+
+    "fetch" keeps User objects of this session in step (through RETURNING, no extra query).
+    """
+    db.session.execute(
+        update(User)
+        .where(User.id.in_(sorted(user_ids)))
+        .values(unread_notifications=User.unread_notifications + delta)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
 def unread_count(user: User | None) -> int:
+    """The stored counter: loaded with the signed-in user, so the bell costs no query."""
     if not signed_in(user):
         return 0
-    return (
-        db.session.scalar(
-            select(func.count())
-            .select_from(Notification)
-            .where(Notification.recipient_id == user.id, Notification.read_at.is_(None))
-        )
-        or 0
+    return user.unread_notifications
+
+
+def recount_unread(user_ids=None) -> None:
+    """Set the unread counters (of these people, or everyone) from the notifications again."""
+    unread = (
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.recipient_id == User.id, Notification.read_at.is_(None))
+        .scalar_subquery()
     )
+    stmt = update(User).values(unread_notifications=unread)
+    if user_ids is not None:
+        stmt = stmt.where(User.id.in_(sorted(user_ids)))
+    db.session.execute(stmt.execution_options(synchronize_session="fetch"))
+    db.session.commit()
 
 
 def notifications_for(
@@ -617,6 +692,10 @@ def mark_read(user: User, ids: list[int] | None = None) -> int:
     changed = db.session.execute(
         stmt.values(read_at=utcnow()).execution_options(synchronize_session=False)
     ).rowcount
+    if changed:
+        # Only rows this statement moved from unread to read: a concurrent mark-read of the
+        # same rows changes none of them, so the counter is never taken down twice.
+        _count_unread({user.id}, -changed)
     db.session.commit()
     return changed
 
@@ -698,7 +777,24 @@ def record_activity(
 
 def feed(*, viewer: User | None = None, following: bool = False, limit: int = 30) -> list[Activity]:
     """The newest activity; with ``following``, only on what the viewer follows."""
-    stmt = select(Activity).order_by(Activity.id.desc()).limit(limit)
+    return [item for item, _avatar in _feed_rows(viewer, following, limit)]
+
+
+def feed_with_avatars(
+    *, viewer: User | None = None, following: bool = False, limit: int = 30
+) -> tuple[list[Activity], dict[int, str]]:
+    """``feed()``, and the actors' uploaded pictures by id, in the same query."""
+    rows = _feed_rows(viewer, following, limit)
+    return [item for item, _a in rows], {item.actor_id: a for item, a in rows if a}
+
+
+def _feed_rows(viewer: User | None, following: bool, limit: int) -> list[tuple[Activity, str]]:
+    stmt = (
+        select(Activity, Profile.avatar_path)
+        .outerjoin(Profile, Profile.user_id == Activity.actor_id)
+        .order_by(Activity.id.desc())
+        .limit(limit)
+    )
     if following:
         if not signed_in(viewer):
             return []
@@ -709,7 +805,7 @@ def feed(*, viewer: User | None = None, following: bool = False, limit: int = 30
             | Activity.category_id.in_(select(mine.c.target_id).where(mine.c.kind == "category"))
             | Activity.actor_id.in_(select(mine.c.target_id).where(mine.c.kind == "user"))
         )
-    return list(db.session.scalars(stmt))
+    return [tuple(row) for row in db.session.execute(stmt)]
 
 
 # --- profiles -------------------------------------------------------------------------------
@@ -834,7 +930,7 @@ def ideas_by(user: User, *, limit: int = 20) -> list[Idea]:
             select(Idea)
             .where(Idea.author_id == user.id, Idea.status != PENDING)
             .order_by(Idea.created_at.desc(), Idea.id.desc())
-            .options(selectinload(Idea.images))
+            .options(selectinload(Idea.images), selectinload(Idea.tags))
             .limit(limit)
         ).unique()
     )

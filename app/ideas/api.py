@@ -236,7 +236,7 @@ def create_idea(data: dict):
 @blp.doc(security=[{}, {"bearerAuth": []}, {"sessionCookie": []}])
 def similar(args: dict):
     """Up to five existing ideas that look like a title being written."""
-    ideas = services.similar_ideas(args["title"])
+    ideas = services.similar_ideas(args["title"], with_tags=True)
     supported = services.supported_ids(current_user, [i.id for i in ideas])
     return {"items": [idea_json(idea, supported) for idea in ideas]}
 
@@ -246,7 +246,8 @@ def similar(args: dict):
 @blp.doc(security=[{}, {"bearerAuth": []}, {"sessionCookie": []}])
 def get_idea(idea_id: int):
     """One idea."""
-    return _one(services.get_idea(idea_id, viewer=current_user))
+    idea, supported = services.get_idea_to_show(idea_id, viewer=current_user)
+    return idea_json(idea, {idea.id} if supported else set())
 
 
 @blp.patch("/ideas/<int:idea_id>")

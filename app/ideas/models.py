@@ -140,7 +140,9 @@ class Idea(db.Model):
     author: Mapped[User] = relationship(foreign_keys=[author_id], lazy="joined", innerjoin=True)
     category: Mapped[Category | None] = relationship(lazy="joined")
     challenge: Mapped[Challenge | None] = relationship(foreign_keys=[challenge_id])
-    tags: Mapped[list[Tag]] = relationship(secondary=idea_tags, lazy="selectin", order_by=Tag.name)
+    # Loaded where they are shown (lists ask for them with selectinload, one idea joins them):
+    # a vote, a comment or a notification about an idea has no use for them.
+    tags: Mapped[list[Tag]] = relationship(secondary=idea_tags, order_by=Tag.name)
     merged_into: Mapped[Idea | None] = relationship(remote_side=[id])
     official_response_by: Mapped[User | None] = relationship(foreign_keys=[official_response_by_id])
     images: Mapped[list[IdeaImage]] = relationship(

@@ -134,22 +134,36 @@ def new():
 
 @bp.get("/ideas/<int:idea_id>")
 def detail(idea_id: int):
-    idea = services.get_idea(idea_id, viewer=current_user)
+    idea, supported = services.get_idea_to_show(idea_id, viewer=current_user)
+    history = services.history_of(idea)
     return render_template(
         "ideas/detail.html",
         idea=idea,
-        supported=services.supported_ids(current_user, [idea.id]),
-        timeline=services.timeline(idea),
-        milestones=services.milestones_of(idea),
-        merges=services.merges_of(idea),
-        # Right after sharing, the author sees look-alikes here (the hint shown while typing).
-        similar=services.similar_ideas(idea.title, exclude_id=idea.id),
+        supported={idea.id} if supported else set(),
+        timeline=history.timeline,
+        milestones=history.milestones,
+        merges=history.merges,
         moves=moves_for(current_user, idea.status),
         status_form=StatusForm(formdata=None),
         merge_form=MergeForm(formdata=None) if can_moderate(current_user) else None,
         action_form=ActionForm(),
         statuses=STATUS_LABELS,
         can_edit=services.can_edit(current_user, idea),
+    )
+
+
+@bp.get("/ideas/<int:idea_id>/similar")
+def similar_to(idea_id: int):
+    """Look-alikes of an idea, beside it on its page (htmx, once the page is shown).
+
+    A full-text search over every idea is the slowest part of the page, and the least needed:
+    it comes in its own request so the idea and its conversation appear without waiting.
+    """
+    idea = services.get_idea(idea_id, viewer=current_user)
+    return render_template(
+        "ideas/_similar_to.html",
+        idea=idea,
+        similar=services.similar_ideas(idea.title, exclude_id=idea.id),
     )
 
 
@@ -202,23 +216,27 @@ def vote(idea_id: int, action: str):
         abort(400)
     try:
         if action == "vote":
-            services.cast_vote(idea, voter=current_user)
+            support = services.cast_vote(idea, voter=current_user)
         else:
-            services.withdraw_vote(idea, voter=current_user)
+            support = services.withdraw_vote(idea, voter=current_user)
     except DomainError as exc:
         db.session.rollback()
         error = exc
     if request.headers.get("HX-Request"):
+        if error:
+            supported = services.supported_ids(current_user, [idea.id])
+        else:  # the service just said so
+            supported = {idea.id} if support.voted else set()
         return render_template(
             "ideas/_vote_button.html",
             idea=idea,
-            supported=services.supported_ids(current_user, [idea.id]),
+            supported=supported,
             action_form=ActionForm(),
             error=error,
         ), (error.status if error else 200)
     if error:
         flash(error.message, "warning")
-    return redirect(_back_to(idea.id))
+    return redirect(_back_to(idea_id))  # not idea.id: the commit expired it, reading reloads
 
 
 @bp.post("/ideas/<int:idea_id>/status")

@@ -14,8 +14,23 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import delete, exists, func, insert, select, update
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import (
+    Integer,
+    String,
+    cast,
+    delete,
+    exists,
+    false,
+    func,
+    insert,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from app.accounts.models import User
 from app.accounts.permissions import (
@@ -355,6 +370,13 @@ def withdraw_vote(idea: Idea, *, voter: User) -> Support:
     return Support(count, False)
 
 
+def _supported_by(viewer: User | None):
+    """A column for queries of ideas: does the viewer support this one (false when signed out)."""
+    if not signed_in(viewer):
+        return false().label("voted")
+    return exists().where(Vote.idea_id == Idea.id, Vote.voter_id == viewer.id).label("voted")
+
+
 def supported_ids(viewer: User | None, idea_ids: list[int]) -> set[int]:
     """Which of these ideas the viewer supports: one query for a whole page."""
     if not signed_in(viewer) or not idea_ids:
@@ -571,6 +593,33 @@ def get_idea(idea_id: int, *, viewer: User | None) -> Idea:
     return idea
 
 
+def get_idea_to_show(idea_id: int, *, viewer: User | None) -> tuple[Idea, bool]:
+    """The idea with everything its page shows, and whether the viewer supports it: one query.
+
+    Its author, category, challenge, pictures, tags, the author of its official response and the
+    idea it was merged into are joined; pictures (at most 4) times tags (at most 5) bound the
+    rows.
+    """
+    row = (
+        db.session.execute(
+            select(Idea, _supported_by(viewer))
+            .where(Idea.id == idea_id)
+            .options(
+                joinedload(Idea.images),
+                joinedload(Idea.tags),
+                joinedload(Idea.challenge),
+                joinedload(Idea.official_response_by),
+                joinedload(Idea.merged_into),
+            )
+        )
+        .unique()
+        .first()
+    )
+    if row is None or not can_see(viewer, row[0]):
+        raise NotFound(_("No such idea."))
+    return row[0], bool(row[1])
+
+
 def can_see(viewer: User | None, idea: Idea) -> bool:
     if idea.status != PENDING:
         return True
@@ -584,14 +633,111 @@ def can_edit(user: User | None, idea: Idea) -> bool:
     return can_moderate(user) or (user.id == idea.author_id and idea.status in (PENDING, OPEN))
 
 
-def timeline(idea: Idea) -> list[StatusChange]:
-    return list(
-        db.session.scalars(
-            select(StatusChange)
-            .options(joinedload(StatusChange.actor))
-            .where(StatusChange.idea_id == idea.id)
-            .order_by(StatusChange.created_at, StatusChange.id)
+@dataclass(frozen=True)
+class TimelineEntry:
+    from_status: str | None
+    to_status: str
+    note: str | None
+    actor_name: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class MilestoneEntry:
+    threshold: int
+    reached_at: datetime
+
+
+@dataclass(frozen=True)
+class MergeEntry:
+    source_id: int
+    source_title: str
+    target_id: int
+    target_title: str
+    moved_votes: int
+    actor_name: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class IdeaHistory:
+    timeline: list[TimelineEntry]  # oldest first
+    milestones: list[MilestoneEntry]  # lowest first
+    merges: list[MergeEntry]  # into or out of the idea, newest first
+
+
+def history_of(idea: Idea) -> IdeaHistory:
+    """The idea's status changes, milestones and merges, with who made them: one query.
+
+    The three lists are small and always shown together, so they travel as one UNION ALL of
+    rows ``(kind, id, at, text_a, text_b, note, actor, number_x, number_y, number_n)``.
+    """
+    actor = aliased(User)
+    source, target = aliased(Idea), aliased(Idea)
+    no_text, no_number = cast(null(), String), cast(null(), Integer)
+    changes = (
+        select(
+            literal_column("'change'", String).label("kind"),
+            StatusChange.id,
+            StatusChange.created_at.label("at"),
+            StatusChange.from_status.label("text_a"),
+            StatusChange.to_status.label("text_b"),
+            StatusChange.note.label("note"),
+            actor.display_name.label("actor"),
+            no_number.label("number_x"),
+            no_number.label("number_y"),
+            no_number.label("number_n"),
         )
+        .outerjoin(actor, actor.id == StatusChange.actor_id)
+        .where(StatusChange.idea_id == idea.id)
+    )
+    milestones = select(
+        literal_column("'milestone'", String),
+        Milestone.id,
+        Milestone.reached_at,
+        no_text,
+        no_text,
+        no_text,
+        no_text,
+        Milestone.threshold,
+        no_number,
+        no_number,
+    ).where(Milestone.idea_id == idea.id)
+    merges = (
+        select(
+            literal_column("'merge'", String),
+            IdeaMerge.id,
+            IdeaMerge.created_at,
+            source.title,
+            target.title,
+            no_text,
+            actor.display_name,
+            IdeaMerge.source_id,
+            IdeaMerge.target_id,
+            IdeaMerge.moved_votes,
+        )
+        .join(source, source.id == IdeaMerge.source_id)
+        .join(target, target.id == IdeaMerge.target_id)
+        .outerjoin(actor, actor.id == IdeaMerge.actor_id)
+        .where(or_(IdeaMerge.source_id == idea.id, IdeaMerge.target_id == idea.id))
+    )
+    rows = db.session.execute(union_all(changes, milestones, merges)).all()
+    by_kind: dict[str, list] = {"change": [], "milestone": [], "merge": []}
+    for row in rows:
+        by_kind[row.kind].append(row)
+    return IdeaHistory(
+        timeline=[
+            TimelineEntry(r.text_a, r.text_b, r.note, r.actor, r.at)
+            for r in sorted(by_kind["change"], key=lambda r: (r.at, r.id))
+        ],
+        milestones=[
+            MilestoneEntry(r.number_x, r.at)
+            for r in sorted(by_kind["milestone"], key=lambda r: r.number_x)
+        ],
+        merges=[
+            MergeEntry(r.number_x, r.text_a, r.number_y, r.text_b, r.number_n, r.actor, r.at)
+            for r in sorted(by_kind["merge"], key=lambda r: -r.id)
+        ],
     )
 
 
@@ -602,30 +748,6 @@ def revisions(idea: Idea) -> list[IdeaRevision]:
             .options(joinedload(IdeaRevision.editor))
             .where(IdeaRevision.idea_id == idea.id)
             .order_by(IdeaRevision.id.desc())
-        )
-    )
-
-
-def merges_of(idea: Idea) -> list[IdeaMerge]:
-    """Merges into or out of this idea, newest first."""
-    return list(
-        db.session.scalars(
-            select(IdeaMerge)
-            .options(
-                joinedload(IdeaMerge.source),
-                joinedload(IdeaMerge.target),
-                joinedload(IdeaMerge.actor),
-            )
-            .where((IdeaMerge.source_id == idea.id) | (IdeaMerge.target_id == idea.id))
-            .order_by(IdeaMerge.id.desc())
-        )
-    )
-
-
-def milestones_of(idea: Idea) -> list[Milestone]:
-    return list(
-        db.session.scalars(
-            select(Milestone).where(Milestone.idea_id == idea.id).order_by(Milestone.threshold)
         )
     )
 
@@ -714,21 +836,26 @@ def list_ideas(
             stmt = stmt.order_by(matches.c.rank, Idea.id.desc())
     if sort != "relevance":
         stmt = stmt.order_by(*order[sort], Idea.id.desc())
-    # One query for the page, one for its tags, one for its images: constant in page size.
-    stmt = stmt.options(selectinload(Idea.images))
-    rows = list(db.session.scalars(stmt.limit(per_page + 1).offset((page - 1) * per_page)).unique())
-    items = rows[:per_page]
+    # One query for the page with its pictures (at most 4 each) and whether the viewer supports
+    # each idea, one for its tags: constant in page size.
+    stmt = stmt.add_columns(_supported_by(viewer)).options(
+        joinedload(Idea.images), selectinload(Idea.tags)
+    )
+    rows = list(db.session.execute(stmt.limit(per_page + 1).offset((page - 1) * per_page)).unique())
+    items = [idea for idea, _voted in rows[:per_page]]
     return IdeaPage(
         items,
         page,
         per_page,
         len(rows) > per_page,
         sort,
-        supported_ids(viewer, [idea.id for idea in items]),
+        {idea.id for idea, voted in rows[:per_page] if voted},
     )
 
 
-def similar_ideas(text: str, *, limit: int = 5, exclude_id: int | None = None) -> list[Idea]:
+def similar_ideas(
+    text: str, *, limit: int = 5, exclude_id: int | None = None, with_tags: bool = False
+) -> list[Idea]:
     """Ideas that look like ``text`` (a title being typed), best match first."""
     matches = search.ranked(text, any_word=True)
     if matches is None:
@@ -742,6 +869,8 @@ def similar_ideas(text: str, *, limit: int = 5, exclude_id: int | None = None) -
     )
     if exclude_id:
         stmt = stmt.where(Idea.id != exclude_id)
+    if with_tags:
+        stmt = stmt.options(selectinload(Idea.tags))
     return list(db.session.scalars(stmt).unique())
 
 
@@ -827,14 +956,15 @@ def close_due_challenges(now: datetime | None = None) -> list[Challenge]:
     return due
 
 
-def open_challenges(now: datetime | None = None) -> list[Challenge]:
-    """Challenges taking ideas now, the soonest to close first."""
+def open_challenges(now: datetime | None = None, *, limit: int | None = None) -> list[Challenge]:
+    """Challenges taking ideas now (the ``limit`` first), the soonest to close first."""
     now = now or utcnow()
     return list(
         db.session.scalars(
             select(Challenge)
             .where(Challenge.opens_at <= now, Challenge.closes_at > now)
-            .order_by(Challenge.closes_at)
+            .order_by(Challenge.closes_at, Challenge.id)
+            .limit(limit)
         )
     )
 

@@ -21,7 +21,7 @@ def home():
         "main/home.html",
         hot_ideas=hot.items,
         supported=hot.supported,
-        open_challenges=ideas.open_challenges(now),
+        open_challenges=ideas.open_challenges(now, limit=3),
         now=now,
     )
 

@@ -167,8 +167,9 @@ def test_the_thread_costs_the_same_queries_whatever_its_size(client, db, bearer,
     with count_queries() as large_queries:
         assert client.get(paths[1], headers=headers).status_code == 200
 
-    # The token, the idea and its tags, the comments with their authors, reaction counts, yours.
-    assert small_queries() == large_queries() == 6
+    # The token, the idea, and the comments with their authors, pictures and reactions (counted,
+    # and marked when yours) in one query.
+    assert small_queries() == large_queries() == 3
 
 
 def test_a_pending_idea_of_someone_else_has_no_visible_thread(client, db, bearer):

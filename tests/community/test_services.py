@@ -229,6 +229,86 @@ def test_unread_count_and_mark_read(db):
     assert services.unread_count(user) == 0
 
 
+def unread_rows(db, user) -> int:
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.recipient_id == user.id, Notification.read_at.is_(None))
+    )
+
+
+def test_the_stored_unread_counter_equals_a_recount(db):
+    from app.accounts.models import User
+
+    people = [make_member() for _ in range(3)]
+    actor = make_member()
+    for n in range(4):
+        services.notify(
+            {p.id for p in people[: n + 1]}, kind="status", actor=actor, text="T", url="/"
+        )
+    services.notify({actor.id, people[0].id}, kind="status", actor=actor, text="Self", url="/")
+    db.session.commit()
+    first = notifications(db, people[0])
+    assert services.mark_read(people[0], [first[0].id, first[1].id]) == 2
+    assert services.mark_read(people[0], [first[0].id]) == 0  # read already: no change
+    assert services.mark_read(people[1]) == 3
+    assert services.mark_read(people[1]) == 0
+    db.session.expire_all()
+    stored = {p.id: db.session.get(User, p.id).unread_notifications for p in [*people, actor]}
+    assert stored == {p.id: unread_rows(db, p) for p in [*people, actor]}
+    assert stored == {people[0].id: 3, people[1].id: 0, people[2].id: 2, actor.id: 0}
+    services.recount_unread()
+    db.session.expire_all()
+    assert {p.id: db.session.get(User, p.id).unread_notifications for p in people} == {
+        p.id: stored[p.id] for p in people
+    }
+
+
+def test_recount_repairs_a_counter_that_drifted(db):
+    from sqlalchemy import update
+
+    from app.accounts.models import User
+
+    person = make_member()
+    services.notify({person.id}, kind="status", actor=None, text="One", url="/")
+    db.session.execute(update(User).where(User.id == person.id).values(unread_notifications=7))
+    db.session.commit()
+    services.recount_unread([person.id])
+    assert services.unread_count(person) == 1
+
+
+def test_the_thread_says_whether_the_viewer_follows_with_or_without_comments(db):
+    reader, quiet, busy = make_member(), make_idea(), make_idea()
+    services.post_comment(make_member(), idea=busy, body="Hello")
+    assert services.thread(viewer=reader, idea=quiet).following is False
+    services.follow(reader, "idea", quiet.id)
+    services.follow(reader, "idea", busy.id)
+    assert services.thread(viewer=reader, idea=quiet).following is True
+    assert (
+        services.thread(viewer=reader, idea=quiet).count,
+        services.thread(viewer=reader, idea=quiet).roots,
+    ) == (0, [])
+    assert services.thread(viewer=reader, idea=busy).following is True
+    assert services.thread(viewer=None, idea=busy).following is False
+
+
+def test_the_thread_counts_reactions_and_marks_the_viewers_own(db):
+    idea = make_idea()
+    reader, others = make_member(), [make_member() for _ in range(3)]
+    services.update_profile(others[0], bio="")
+    first = services.post_comment(others[0], idea=idea, body="First")
+    second = services.post_comment(others[1], idea=idea, body="Second")
+    for person in others:
+        services.react(first, user=person, emoji="🎉")
+    services.react(first, user=reader, emoji="💡")
+    services.react(first, user=reader, emoji="🎉")
+    [one, two] = services.thread(viewer=reader, idea=idea).roots
+    assert (one.comment.id, one.reactions, one.mine) == (first.id, {"🎉": 4, "💡": 1}, {"🎉", "💡"})
+    assert (two.comment.id, two.reactions, two.mine) == (second.id, {}, set())
+    anonymous = services.thread(viewer=None, idea=idea).roots[0]
+    assert (anonymous.reactions, anonymous.mine) == ({"🎉": 4, "💡": 1}, set())
+
+
 def test_no_mail_without_consent(db, outbox):
     user = make_member()
     services.notify({user.id}, kind="reply", actor=None, text="Hello", url="/")

@@ -28,13 +28,13 @@ def plan_of(statement) -> str:
 
 def listing_statement(monkeypatch, **filters):
     captured = []
-    original = db.session.scalars
+    original = db.session.execute
 
     def spy(statement, *args, **kwargs):
         captured.append(statement)
         return original(statement, *args, **kwargs)
 
-    monkeypatch.setattr(db.session, "scalars", spy)
+    monkeypatch.setattr(db.session, "execute", spy)
     services.list_ideas(viewer=None, **filters)
     monkeypatch.undo()
     return captured[0]

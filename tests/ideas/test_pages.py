@@ -64,12 +64,25 @@ def test_a_renamed_text_file_is_refused_inline(client, db, login):
     assert db.session.scalar(select(func.count()).select_from(Idea)) == 0
 
 
-def test_the_idea_page_shows_look_alikes(client, db):
+def test_the_idea_page_loads_its_look_alikes_beside_it(client, db):
     make_idea(title="Solar lantern for camping")
     idea = make_idea(title="Solar lamp for balconies")
     page = client.get(f"/ideas/{idea.id}").get_data(as_text=True)
-    assert "Looks similar" in page
-    assert "Solar lantern for camping" in page
+    assert f'hx-get="/ideas/{idea.id}/similar" hx-trigger="load"' in page
+    fragment = client.get(f"/ideas/{idea.id}/similar").get_data(as_text=True)
+    assert "Looks similar" in fragment
+    assert "Solar lantern for camping" in fragment
+    assert "Solar lamp for balconies" not in fragment
+
+
+def test_an_idea_without_look_alikes_gets_an_empty_fragment(client, db):
+    idea = make_idea(title="Quiet kettle for night owls")
+    assert client.get(f"/ideas/{idea.id}/similar").get_data(as_text=True).strip() == ""
+
+
+def test_nobody_else_sees_the_look_alikes_of_a_pending_idea(client, db):
+    idea = make_idea(title="Solar lamp awaiting moderation", status="pending")
+    assert client.get(f"/ideas/{idea.id}/similar").status_code == 404
 
 
 def test_similar_hint_while_typing(client, db):

@@ -37,7 +37,7 @@ def test_submitted_idea_is_open_rendered_and_recorded(db):
     assert [t.name for t in idea.tags] == ["kitchen", "quiet"]
     assert idea.category.name == "Kitchen"
     assert published == [idea.id]
-    assert [c.to_status for c in services.timeline(idea)] == ["open"]
+    assert [c.to_status for c in services.history_of(idea).timeline] == ["open"]
 
 
 def test_premoderated_idea_waits_and_is_hidden_from_others(db, app, monkeypatch):
@@ -179,8 +179,9 @@ def test_milestones_are_recorded_once_and_the_threshold_starts_review(db, app, m
     assert db.session.scalar(select(func.count()).select_from(Milestone)) == 2
     db.session.refresh(idea)
     assert idea.status == "under_review"
-    automatic = services.timeline(idea)[-1]
-    assert (automatic.actor_id, automatic.to_status) == (None, "under_review")
+    automatic = services.history_of(idea).timeline[-1]
+    assert (automatic.actor_name, automatic.to_status) == (None, "under_review")
+    assert [m.threshold for m in services.history_of(idea).milestones] == [2, 3]
 
 
 # --- workflow ---------------------------------------------------------------------------------
@@ -191,7 +192,7 @@ def test_product_team_moves_an_idea_to_adoption_with_a_timeline(db):
     idea = make_idea()
     for status in ("under_review", "shortlisted", "adopted", "in_production", "shipped"):
         services.change_status(idea, actor=product, to=status)
-    assert [c.to_status for c in services.timeline(idea)] == [
+    assert [c.to_status for c in services.history_of(idea).timeline] == [
         "under_review",
         "shortlisted",
         "adopted",
@@ -264,7 +265,8 @@ def test_merge_moves_supporters_counting_shared_ones_once(db):
     # both + only_target + only_source + the source's author
     assert (target.vote_count, vote_rows(db, target)) == (4, 4)
     assert merge.moved_votes == 2
-    assert services.merges_of(target)[0].source_id == source.id
+    assert services.history_of(target).merges[0].source_id == source.id
+    assert services.history_of(source).merges[0].target_title == target.title
 
 
 def test_only_moderators_merge_and_not_into_itself(db):
