@@ -99,6 +99,17 @@ class Config:
     IDEAS_PREMODERATION = _env_bool("IDEAS_PREMODERATION", False)
     IDEA_MILESTONES = tuple(int(n) for n in _env_list("IDEA_MILESTONES", "10,50,100,250,500,1000"))
     IDEA_REVIEW_THRESHOLD = _env_int("IDEA_REVIEW_THRESHOLD", 100)
+    # Rewards: lifetime points where each level starts, the level each ability needs
+    # ("ability:level,…"), and how many cents of confirmed pre-order revenue make a royalty point.
+    REWARD_LEVELS = tuple(int(n) for n in _env_list("REWARD_LEVELS", "0,100,500,2000,5000"))
+    REWARD_LEVEL_ABILITIES = {
+        name: int(level)
+        for name, level in (
+            pair.split(":", 1)
+            for pair in _env_list("REWARD_LEVEL_ABILITIES", "skip_premoderation:2,weighted_flag:3")
+        )
+    }
+    REWARD_ROYALTY_CENTS_PER_POINT = _env_int("REWARD_ROYALTY_CENTS_PER_POINT", 100)
     # Uploaded images live here, outside the code tree (None: instance/media).
     MEDIA_ROOT = os.environ.get("MEDIA_ROOT") or None
 

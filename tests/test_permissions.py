@@ -111,6 +111,15 @@ class World:
         return rewards.create_item(self.staff, name="Mug", cost=10, stock=3)
 
     @cached_property
+    def redemption(self):
+        """The target's request for the reward, with points an admin granted; never the
+        caller's."""
+        from app.rewards import services as rewards
+
+        rewards.grant(self.target, 50, reason="For the test", actor=self.staff)
+        return rewards.redeem(self.target, self.reward.id)
+
+    @cached_property
     def category(self):
         return ideas.create_category(self.staff, name="Kitchen")
 
@@ -234,6 +243,9 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("GET", "/ideas/new"): Call(signed_in(200, anonymous=LOGIN)),
     ("POST", "/ideas/new"): Call(signed_in(IDEA_PAGE, anonymous=LOGIN), data=NEW_IDEA),
     ("GET", "/ideas/<int:idea_id>"): Call(everyone(200), url=lambda w: f"/ideas/{w.idea.id}"),
+    ("GET", "/ideas/<int:idea_id>/similar"): Call(
+        everyone(200), url=lambda w: f"/ideas/{w.idea.id}/similar"
+    ),
     ("GET", "/ideas/<int:idea_id>/history"): Call(
         everyone(200), url=lambda w: f"/ideas/{w.idea.id}/history"
     ),
@@ -428,6 +440,11 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("POST", "/api/v1/rewards"): Call(
         only(CURATORS, 201, anonymous=401), data={"name": "Sticker pack", "cost": 10}
     ),
+    ("PATCH", "/api/v1/rewards/<int:item_id>"): Call(
+        only(CURATORS, 200, anonymous=401),
+        url=lambda w: f"/api/v1/rewards/{w.reward.id}",
+        data={"stock": 7},
+    ),
     # Nobody here has points yet: every signed-in caller reaches the rule, and is refused.
     ("POST", "/api/v1/rewards/<int:item_id>/redemptions"): Call(
         signed_in(409, anonymous=401), url=lambda w: f"/api/v1/rewards/{w.reward.id}/redemptions"
@@ -436,6 +453,56 @@ EXPECTED: dict[tuple[str, str], Call] = {
         admins(201, anonymous=401),
         url=lambda w: f"/api/v1/users/{w.target.id}/points",
         data={"amount": 50, "reason": "Thanks for the meetup"},
+    ),
+    # --- rewards pages ---
+    ("GET", "/points"): Call(signed_in(200, anonymous=LOGIN)),
+    ("GET", "/leaderboard"): Call(everyone(200)),
+    ("GET", "/rewards"): Call(everyone(200)),
+    ("GET", "/rewards/<int:item_id>"): Call(everyone(200), url=lambda w: f"/rewards/{w.reward.id}"),
+    # Nobody here has points: every signed-in caller is sent back to the catalog with the reason.
+    ("POST", "/rewards/<int:item_id>/redeem"): Call(
+        signed_in("302 /rewards", anonymous=LOGIN), url=lambda w: f"/rewards/{w.reward.id}/redeem"
+    ),
+    ("GET", "/me/rewards"): Call(signed_in(200, anonymous=LOGIN)),
+    # The target's request: nobody, staff included, cancels it from their own rewards page.
+    ("POST", "/me/rewards/<int:redemption_id>/cancel"): Call(
+        signed_in(403, anonymous=LOGIN),
+        url=lambda w: f"/me/rewards/{w.redemption.id}/cancel",
+    ),
+    # --- rewards admin pages ---
+    ("GET", "/admin/rewards/rules"): Call(admins(200, anonymous=LOGIN)),
+    ("POST", "/admin/rewards/rules"): Call(
+        admins("302 /admin/rewards/rules", anonymous=LOGIN),
+        data={"rule": "supporter", "supporter-amount": "2", "supporter-daily_cap": "40"},
+    ),
+    ("GET", "/admin/rewards/items"): Call(only(CURATORS, 200, anonymous=LOGIN)),
+    ("GET", "/admin/rewards/items/new"): Call(only(CURATORS, 200, anonymous=LOGIN)),
+    ("POST", "/admin/rewards/items/new"): Call(
+        only(CURATORS, "302 /admin/rewards/items", anonymous=LOGIN),
+        data={"name": "Sticker pack", "cost": "10"},
+    ),
+    ("GET", "/admin/rewards/items/<int:item_id>"): Call(
+        only(CURATORS, 200, anonymous=LOGIN), url=lambda w: f"/admin/rewards/items/{w.reward.id}"
+    ),
+    ("POST", "/admin/rewards/items/<int:item_id>"): Call(
+        only(CURATORS, "302 /admin/rewards/items", anonymous=LOGIN),
+        url=lambda w: f"/admin/rewards/items/{w.reward.id}",
+        data={"name": "Mug", "cost": "12", "stock": "7"},
+    ),
+    ("GET", "/admin/rewards/queue"): Call(only(CURATORS, 200, anonymous=LOGIN)),
+    # The target's request (World.redemption) is there to decide.
+    ("POST", "/admin/rewards/redemptions/<int:redemption_id>/fulfil"): Call(
+        only(CURATORS, "302 /admin/rewards/queue", anonymous=LOGIN),
+        url=lambda w: f"/admin/rewards/redemptions/{w.redemption.id}/fulfil",
+    ),
+    ("POST", "/admin/rewards/redemptions/<int:redemption_id>/cancel"): Call(
+        only(CURATORS, "302 /admin/rewards/queue", anonymous=LOGIN),
+        url=lambda w: f"/admin/rewards/redemptions/{w.redemption.id}/cancel",
+    ),
+    ("GET", "/admin/rewards/grants"): Call(admins(200, anonymous=LOGIN)),
+    ("POST", "/admin/rewards/grants"): Call(
+        admins("302 /admin/rewards/grants", anonymous=LOGIN),
+        data={"email": TARGET_EMAIL, "amount": "50", "reason": "Thanks for the meetup"},
     ),
 }
 

@@ -9,8 +9,11 @@ from app.extensions import login_manager
 
 
 def init_app(app: Flask) -> None:
-    from app.accounts import cli, routes, services
+    from app import abilities
+    from app.accounts import cli, permissions, routes, services
 
+    # Staff are trusted with every ability; other sources (levels) are registered elsewhere.
+    abilities.register_source(lambda user, ability: permissions.is_staff(user))
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = _l("Please log in to see that page.")

@@ -121,11 +121,26 @@ def record_login(user: User, *, password: str | None = None) -> None:
     db.session.commit()
 
 
+# Loader options other modules add to the signed-in person's one query per request (rewards
+# joins the balance the navigation shows), so accounts never imports them.
+_session_user_options: dict[str, object] = {}
+
+
+def load_with_session_user(name: str, option) -> None:
+    """Load more with the signed-in person, in the same query: ``option`` is a SQLAlchemy
+    loader option such as ``joinedload(User.something)``, registered once under ``name``."""
+    _session_user_options[name] = option
+
+
 def load_user_from_session(login_id: str) -> User | None:
     user_id, _sep, epoch = login_id.partition(":")
     if not user_id.isdigit() or not epoch.isdigit():
         return None
-    user = db.session.get(User, int(user_id), options=[joinedload(User.granted_roles)])
+    user = db.session.get(
+        User,
+        int(user_id),
+        options=[joinedload(User.granted_roles), *_session_user_options.values()],
+    )
     if user is None or user.auth_epoch != int(epoch):
         return None
     return user

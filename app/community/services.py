@@ -56,6 +56,7 @@ NOTIFICATION_KINDS = {
     "merge": "immediately",
     "milestone": "daily",
     "new_idea": "daily",
+    "reward": "immediately",
 }
 
 

@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
+from app import abilities
 from app.accounts.models import User
 from app.accounts.permissions import (
     can_manage_categories,
@@ -207,7 +208,10 @@ def submit_idea(
         release_write_lock()  # ~0.5 s per picture: not while other writers wait
     processed = [images.process_upload(upload) for upload in uploads]
 
-    status = PENDING if current_app.config["IDEAS_PREMODERATION"] else OPEN
+    premoderated = current_app.config["IDEAS_PREMODERATION"] and not abilities.allows(
+        author, "skip_premoderation"
+    )
+    status = PENDING if premoderated else OPEN
     idea = Idea(
         title=title,
         body=body,

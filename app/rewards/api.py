@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
@@ -11,6 +13,7 @@ from app.accounts.permissions import is_admin, permission_required, signed_in
 from app.api.errors import ErrorSchema
 from app.api.schemas import OrderedSchema
 from app.rewards import services
+from app.web import external_url
 
 blp = Blueprint(
     "rewards_api",
@@ -48,12 +51,18 @@ class StandingSchema(OrderedSchema):
 
 class LeaderboardSchema(OrderedSchema):
     period = fields.String(required=True)
+    challenge = fields.Integer(required=True, allow_none=True)
     items = fields.List(fields.Nested(StandingSchema), required=True)
     me = fields.Nested(StandingSchema, required=True, allow_none=True)
 
 
 class LeaderboardArgs(OrderedSchema):
     period = fields.String(load_default="week", validate=validate.OneOf(services.PERIODS))
+    challenge = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=1, max=2**31 - 1),
+        metadata={"description": "Only points earned in this challenge."},
+    )
 
 
 class RewardSchema(OrderedSchema):
@@ -61,20 +70,50 @@ class RewardSchema(OrderedSchema):
     name = fields.String(required=True)
     description = fields.String(required=True)
     cost = fields.Integer(required=True)
-    stock = fields.Integer(required=True, allow_none=True)
+    stock = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "null: unlimited"}
+    )
     per_person_limit = fields.Integer(required=True, allow_none=True)
+    active_from = fields.DateTime(required=True, allow_none=True)
+    active_until = fields.DateTime(required=True, allow_none=True)
+    image_url = fields.Method("_image_url", required=True, allow_none=True)
+
+    def _image_url(self, item) -> str | None:
+        return external_url("ideas.media", path=item.image_path) if item.image_path else None
+
+
+def _cost():
+    return validate.Range(min=1, max=services.MAX_COST)
+
+
+def _stock():
+    return validate.Range(min=0, max=services.MAX_STOCK)
+
+
+def _limit():
+    return validate.Range(min=1, max=services.MAX_PER_PERSON)
 
 
 class RewardCreateSchema(OrderedSchema):
     name = fields.String(required=True, validate=validate.Length(min=2, max=120))
     description = fields.String(load_default="", validate=validate.Length(max=2000))
-    cost = fields.Integer(required=True, validate=validate.Range(min=1, max=10_000_000))
-    stock = fields.Integer(
-        load_default=None, allow_none=True, validate=validate.Range(min=0, max=10_000_000)
-    )
-    per_person_limit = fields.Integer(
-        load_default=None, allow_none=True, validate=validate.Range(min=1, max=1_000)
-    )
+    cost = fields.Integer(required=True, validate=_cost())
+    stock = fields.Integer(load_default=None, allow_none=True, validate=_stock())
+    per_person_limit = fields.Integer(load_default=None, allow_none=True, validate=_limit())
+    active_from = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=UTC)
+    active_until = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=UTC)
+
+
+class RewardPatchSchema(OrderedSchema):
+    """Only the fields sent change; null stock means unlimited, null limit means none."""
+
+    name = fields.String(validate=validate.Length(min=2, max=120))
+    description = fields.String(validate=validate.Length(max=2000))
+    cost = fields.Integer(validate=_cost())
+    stock = fields.Integer(allow_none=True, validate=_stock())
+    per_person_limit = fields.Integer(allow_none=True, validate=_limit())
+    active_from = fields.AwareDateTime(allow_none=True, default_timezone=UTC)
+    active_until = fields.AwareDateTime(allow_none=True, default_timezone=UTC)
 
 
 class RedemptionSchema(OrderedSchema):
@@ -129,9 +168,17 @@ def my_redemptions():
 @blp.response(200, LeaderboardSchema)
 @blp.doc(security=[{}, {"bearerAuth": []}, {"sessionCookie": []}])
 def leaderboard(args: dict):
-    """Who earned most this week, this month or ever; with your own place when signed in."""
-    top, mine = services.leaderboard(period=args["period"], viewer=current_user)
-    return {"period": args["period"], "items": [_standing(s) for s in top], "me": _standing(mine)}
+    """Who earned most this week, this month or ever, overall or in one challenge; with your
+    own place when signed in."""
+    top, mine = services.leaderboard(
+        period=args["period"], viewer=current_user, challenge_id=args["challenge"]
+    )
+    return {
+        "period": args["period"],
+        "challenge": args["challenge"],
+        "items": [_standing(s) for s in top],
+        "me": _standing(mine),
+    }
 
 
 @blp.get("/rewards")
@@ -149,6 +196,15 @@ def rewards():
 def create_reward(data: dict):
     """Add a reward to the catalog (staff)."""
     return services.create_item(current_user, **data)
+
+
+@blp.patch("/rewards/<int:item_id>")
+@blp.arguments(RewardPatchSchema)
+@blp.response(200, RewardSchema)
+@permission_required(signed_in)
+def update_reward(data: dict, item_id: int):
+    """Change a reward (staff): name, description, cost, stock, per-person limit, window."""
+    return services.update_item(current_user, services.get_item(item_id), **data)
 
 
 @blp.post("/rewards/<int:item_id>/redemptions")

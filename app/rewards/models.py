@@ -17,6 +17,9 @@ class LedgerEntry(db.Model):
     __table_args__ = (
         Index("ix_ledger_user_created", "user_id", "created_at"),
         Index("ix_ledger_user_reason_created", "user_id", "reason", "created_at"),
+        # Per-challenge leaderboards and the history's links find entries by what they paid for.
+        Index("ix_ledger_source", "source_kind", "source_id"),
+        Index("ix_ledger_created", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -72,6 +75,8 @@ class RewardItem(db.Model):
     per_person_limit: Mapped[int | None] = mapped_column()
     active_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
     active_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A picture under the media folder (re-encoded like idea images), or None.
+    image_path: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -90,9 +95,12 @@ class Redemption(db.Model):
     status: Mapped[str] = mapped_column(String(12), default="requested")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # What staff tell the customer when fulfilling or cancelling (a tracking number, a reason).
+    staff_note: Mapped[str] = mapped_column(String(500), default="", server_default="")
 
     item: Mapped[RewardItem] = relationship(lazy="joined")
-    user: Mapped[User] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
 
 
 class UserBadge(db.Model):
@@ -105,3 +113,8 @@ class UserBadge(db.Model):
     )
     code: Mapped[str] = mapped_column(String(40), primary_key=True)
     awarded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# The person's balance row, reachable from the person (one LEFT JOIN when the signed-in person
+# is loaded; see app.rewards.init_app). Declared here so accounts knows nothing of rewards.
+User.balance_row = relationship(Balance, uselist=False, lazy="select", viewonly=True)

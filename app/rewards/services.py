@@ -7,29 +7,44 @@ functions here commit once.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 
+from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 
 from app.accounts.models import User
 from app.accounts.permissions import ensure, is_admin, is_staff, signed_in
-from app.database import upsert, utcnow
+from app.community.models import Comment
+from app.database import release_write_lock, upsert, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
+from app.ideas import images
+from app.ideas.models import Challenge, Idea
+from app.rewards import events
 from app.rewards.models import Balance, EarningRule, LedgerEntry, Redemption, RewardItem
 
-# code: (points, daily cap in points or None, what the person sees)
-DEFAULT_RULES: dict[str, tuple[int, int | None, str]] = {
-    "idea_published": (10, None, "Your idea was published"),
-    "supporter": (1, 50, "Someone supported your idea"),
-    "comment": (2, 20, "You joined a conversation"),
-    "shortlisted": (50, None, "Your idea was shortlisted"),
-    "adopted": (500, None, "Your idea was adopted"),
-    "milestone": (20, None, "Your idea reached a milestone"),
-    "challenge_winner": (0, None, "Your idea won a challenge"),
+audit = logging.getLogger("cocreate.audit")
+
+# What a rule's amount means: points paid, a percentage of revenue, or the challenge's bonus.
+POINTS, PERCENT, BONUS = "points", "percent", "bonus"
+
+# code: (amount, daily cap in points or None, what the person sees, unit)
+DEFAULT_RULES: dict[str, tuple[int, int | None, str, str]] = {
+    "idea_published": (10, None, "Your idea was published", POINTS),
+    "supporter": (1, 50, "Someone supported your idea", POINTS),
+    "comment": (2, 20, "You joined a conversation", POINTS),
+    "shortlisted": (50, None, "Your idea was shortlisted", POINTS),
+    "adopted": (500, None, "Your idea was adopted", POINTS),
+    "milestone": (20, None, "Your idea reached a milestone", POINTS),
+    "challenge_winner": (0, None, "Your idea won a challenge", BONUS),
+    # A share of the confirmed pre-order revenue of a production run, one point per currency
+    # unit (REWARD_ROYALTY_CENTS_PER_POINT cents).
+    "royalty": (5, None, "Royalty on your idea's production run", PERCENT),
 }
+MAX_RULE_POINTS = 100_000
 
 
 @dataclass(frozen=True)
@@ -38,18 +53,73 @@ class Rule:
     amount: int
     daily_cap: int | None
     label: str
+    unit: str = POINTS
+    changed: bool = False
 
 
 def rules() -> dict[str, Rule]:
     """The rules in force: the defaults, as admins have changed them."""
     changed = {row.code: row for row in db.session.scalars(select(EarningRule))}
     result = {}
-    for code, (amount, cap, label) in DEFAULT_RULES.items():
+    for code, (amount, cap, label, unit) in DEFAULT_RULES.items():
         row = changed.get(code)
         result[code] = Rule(
-            code, row.amount if row else amount, row.daily_cap if row else cap, label
+            code,
+            row.amount if row else amount,
+            row.daily_cap if row else cap,
+            label,
+            unit,
+            changed=row is not None,
         )
     return result
+
+
+def set_rule(actor: User, code: str, *, amount: int, daily_cap: int | None) -> Rule:
+    """Change a rule from now on; entries already written keep what they paid."""
+    ensure(is_admin(actor), _("Only admins change the earning rules."))
+    if code not in DEFAULT_RULES:
+        raise NotFound(_("No such rule."))
+    unit = DEFAULT_RULES[code][3]
+    if unit == BONUS:
+        raise ValidationFailed(
+            _("A challenge winner earns the bonus set on the challenge."),
+            fields={"amount": [_("Set the bonus on the challenge.")]},
+        )
+    top = 100 if unit == PERCENT else MAX_RULE_POINTS
+    if amount is None or not 0 <= amount <= top:
+        raise ValidationFailed(
+            _("Choose an amount from 0 to %(top)s.", top=f"{top:,}"),
+            fields={"amount": [_("From 0 to %(top)s.", top=f"{top:,}")]},
+        )
+    if daily_cap is not None and (unit != POINTS or not 1 <= daily_cap <= 1_000_000):
+        raise ValidationFailed(
+            _("A daily cap is a number of points from 1 to 1,000,000, or empty for none."),
+            fields={"daily_cap": [_("From 1 to 1,000,000, or empty.")]},
+        )
+    db.session.execute(
+        upsert(EarningRule)
+        .values(code=code, amount=amount, daily_cap=daily_cap, updated_at=utcnow())
+        .on_conflict_do_update(
+            index_elements=["code"],
+            set_={"amount": amount, "daily_cap": daily_cap, "updated_at": utcnow()},
+        )
+    )
+    audit.info(
+        "rule changed", extra={"actor": actor.id, "rule": code, "amount": amount, "cap": daily_cap}
+    )
+    db.session.commit()
+    return rules()[code]
+
+
+def reset_rule(actor: User, code: str) -> Rule:
+    """Back to the default, from now on."""
+    ensure(is_admin(actor), _("Only admins change the earning rules."))
+    if code not in DEFAULT_RULES:
+        raise NotFound(_("No such rule."))
+    db.session.execute(delete(EarningRule).where(EarningRule.code == code))
+    audit.info("rule reset", extra={"actor": actor.id, "rule": code})
+    db.session.commit()
+    return rules()[code]
 
 
 def _start_of_day(now: datetime) -> datetime:
@@ -86,7 +156,9 @@ def _credit(
         amount = max(amount, -held)
     if amount == 0:
         return None
-    entry_id = db.session.execute(
+    now = utcnow()
+    # The entry comes back from its INSERT (nothing when the key was paid already).
+    entry = db.session.scalars(
         upsert(LedgerEntry)
         .values(
             user_id=user_id,
@@ -97,28 +169,38 @@ def _credit(
             idempotency_key=key,
             note=note[:300],
             actor_id=actor_id,
-            created_at=utcnow(),
+            created_at=now,
         )
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(LedgerEntry.id)
-    ).scalar()
-    if entry_id is None:
+        .returning(LedgerEntry),
+        execution_options={"populate_existing": True},
+    ).first()
+    if entry is None:
         return None
-    db.session.execute(
-        upsert(Balance)
-        .values(user_id=user_id, balance=0, lifetime=0)
-        .on_conflict_do_nothing(index_elements=["user_id"])
-    )
+    if amount > 0:
+        # One statement: the first points make the row, later ones add to it.
+        statement = upsert(Balance).values(user_id=user_id, balance=amount, lifetime=amount)
+        db.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["user_id"],
+                set_={
+                    "balance": Balance.balance + amount,
+                    "lifetime": Balance.lifetime + amount,
+                },
+            ).execution_options(synchronize_session=False)
+        )
+        return entry
+    # Spending or a reversal: only from a balance that holds enough.
     moved = db.session.execute(
         update(Balance)
         .where(Balance.user_id == user_id, Balance.balance + amount >= 0)
-        .values(balance=Balance.balance + amount, lifetime=Balance.lifetime + max(amount, 0))
+        .values(balance=Balance.balance + amount)
         .returning(Balance.balance)
         .execution_options(synchronize_session=False)
     ).first()
     if moved is None:
         raise Conflict(_("Not enough points for that."), code="insufficient_points")
-    return db.session.get(LedgerEntry, entry_id)
+    return entry
 
 
 def earn(
@@ -181,8 +263,29 @@ def grant(user: User, amount: int, *, reason: str, actor: User) -> LedgerEntry:
         note=reason,
         actor_id=actor.id,
     )
+    audit.info(
+        "points granted",
+        extra={"actor": actor.id, "user": user.id, "amount": amount, "entry": entry.id},
+    )
+    events.points_granted.send(entry, actor=actor, user=user)
     db.session.commit()
     return entry
+
+
+def manual_grants(*, page: int = 1, per_page: int = 50) -> tuple[list[tuple], bool]:
+    """The audit trail of grants and deductions, newest first: (entry, person, admin) rows,
+    and whether there are more."""
+    admin = db.aliased(User)
+    rows = db.session.execute(
+        select(LedgerEntry, User, admin)
+        .join(User, User.id == LedgerEntry.user_id)
+        .outerjoin(admin, admin.id == LedgerEntry.actor_id)
+        .where(LedgerEntry.reason == "manual")
+        .order_by(LedgerEntry.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page + 1)
+    ).all()
+    return [tuple(row) for row in rows[:per_page]], len(rows) > per_page
 
 
 def paid_count(user_id: int, reason: str) -> int:
@@ -198,15 +301,75 @@ def balance_of(user: User) -> int:
     return db.session.scalar(select(Balance.balance).where(Balance.user_id == user.id)) or 0
 
 
-def ledger_of(user: User, *, limit: int = 100) -> list[LedgerEntry]:
+def ledger_of(user: User, *, limit: int = 100, offset: int = 0) -> list[LedgerEntry]:
     return list(
         db.session.scalars(
             select(LedgerEntry)
             .where(LedgerEntry.user_id == user.id)
             .order_by(LedgerEntry.id.desc())
+            .offset(offset)
             .limit(limit)
         )
     )
+
+
+@dataclass(frozen=True)
+class Source:
+    """What an entry paid for, as the history shows it: a title and where it lives."""
+
+    title: str
+    idea_id: int | None = None
+    challenge_id: int | None = None
+    comment_id: int | None = None
+
+
+def history(user: User, *, page: int = 1, per_page: int = 50):
+    """A page of the person's entries, newest first, each with its source (or None), and
+    whether there are more. A fixed number of queries whatever the page holds."""
+    entries = ledger_of(user, limit=per_page + 1, offset=(page - 1) * per_page)
+    more = len(entries) > per_page
+    entries = entries[:per_page]
+    sources = describe_sources(entries)
+    return [(entry, sources.get((entry.source_kind, entry.source_id))) for entry in entries], more
+
+
+def describe_sources(entries: list[LedgerEntry]) -> dict[tuple[str, int], Source]:
+    wanted: dict[str, set[int]] = {}
+    for entry in entries:
+        if entry.source_kind and entry.source_id is not None:
+            wanted.setdefault(entry.source_kind, set()).add(entry.source_id)
+    found: dict[tuple[str, int], Source] = {}
+    if wanted.get("idea"):
+        for idea_id, title in db.session.execute(
+            select(Idea.id, Idea.title).where(Idea.id.in_(wanted["idea"]))
+        ):
+            found["idea", idea_id] = Source(title, idea_id=idea_id)
+    if wanted.get("comment"):
+        for comment_id, idea_id, challenge_id, idea_title, challenge_title in db.session.execute(
+            select(Comment.id, Comment.idea_id, Comment.challenge_id, Idea.title, Challenge.title)
+            .outerjoin(Idea, Idea.id == Comment.idea_id)
+            .outerjoin(Challenge, Challenge.id == Comment.challenge_id)
+            .where(Comment.id.in_(wanted["comment"]))
+        ):
+            found["comment", comment_id] = Source(
+                idea_title or challenge_title or "",
+                idea_id=idea_id,
+                challenge_id=challenge_id,
+                comment_id=comment_id,
+            )
+    if wanted.get("challenge"):
+        for challenge_id, title in db.session.execute(
+            select(Challenge.id, Challenge.title).where(Challenge.id.in_(wanted["challenge"]))
+        ):
+            found["challenge", challenge_id] = Source(title, challenge_id=challenge_id)
+    if wanted.get("redemption"):
+        for redemption_id, name in db.session.execute(
+            select(Redemption.id, RewardItem.name)
+            .join(RewardItem, RewardItem.id == Redemption.item_id)
+            .where(Redemption.id.in_(wanted["redemption"]))
+        ):
+            found["redemption", redemption_id] = Source(name)
+    return found
 
 
 def verify() -> list[tuple[int, int, int]]:
@@ -231,28 +394,80 @@ def verify() -> list[tuple[int, int, int]]:
 
 # --- the catalog ----------------------------------------------------------------------------
 
+_UNSET = object()
+MAX_COST = MAX_STOCK = 10_000_000
+MAX_PER_PERSON = 1_000
+
+
+def _available_now(now: datetime):
+    return and_(
+        (RewardItem.active_from.is_(None)) | (RewardItem.active_from <= now),
+        (RewardItem.active_until.is_(None)) | (RewardItem.active_until > now),
+    )
+
 
 def catalog() -> list[RewardItem]:
     """Rewards available now, cheapest first."""
-    now = utcnow()
     return list(
         db.session.scalars(
             select(RewardItem)
-            .where(
-                (RewardItem.active_from.is_(None)) | (RewardItem.active_from <= now),
-                (RewardItem.active_until.is_(None)) | (RewardItem.active_until > now),
-            )
+            .where(_available_now(utcnow()))
             .order_by(RewardItem.cost, RewardItem.id)
         )
     )
 
 
-def redemptions_of(user: User) -> list[Redemption]:
-    return list(
-        db.session.scalars(
-            select(Redemption).where(Redemption.user_id == user.id).order_by(Redemption.id.desc())
-        )
+def all_items() -> list[RewardItem]:
+    """Every reward, available or not, newest first (staff)."""
+    return list(db.session.scalars(select(RewardItem).order_by(RewardItem.id.desc())))
+
+
+def get_item(item_id: int) -> RewardItem:
+    item = db.session.get(RewardItem, item_id)
+    if item is None:
+        raise NotFound(_("No such reward."))
+    return item
+
+
+def is_available(item: RewardItem, now: datetime | None = None) -> bool:
+    now = now or utcnow()
+    return (item.active_from is None or item.active_from <= now) and (
+        item.active_until is None or now < item.active_until
     )
+
+
+def _check_item(
+    *,
+    name: str,
+    cost: int,
+    stock: int | None,
+    per_person_limit: int | None,
+    active_from: datetime | None,
+    active_until: datetime | None,
+) -> str:
+    """The cleaned name; a ValidationFailed naming every bad field."""
+    problems: dict[str, list[str]] = {}
+    name = " ".join((name or "").split())
+    if not 2 <= len(name) <= 120:
+        problems["name"] = [_("Between 2 and 120 characters.")]
+    if cost is None or not 1 <= cost <= MAX_COST:
+        problems["cost"] = [_("From 1 to 10,000,000 points.")]
+    if stock is not None and not 0 <= stock <= MAX_STOCK:
+        problems["stock"] = [_("From 0 to 10,000,000, or empty for unlimited.")]
+    if per_person_limit is not None and not 1 <= per_person_limit <= MAX_PER_PERSON:
+        problems["per_person_limit"] = [_("From 1 to 1,000, or empty for no limit.")]
+    if active_from and active_until and active_until <= active_from:
+        problems["active_until"] = [_("After the start.")]
+    if problems:
+        raise ValidationFailed(_("Please correct the reward."), fields=problems)
+    return name
+
+
+def _picture(upload) -> images.ProcessedImage | None:
+    if not upload:
+        return None
+    release_write_lock()  # re-encoding takes a while: not while other writers wait
+    return images.process_upload(upload)
 
 
 def create_item(
@@ -263,25 +478,132 @@ def create_item(
     description: str = "",
     stock: int | None = None,
     per_person_limit: int | None = None,
+    active_from: datetime | None = None,
+    active_until: datetime | None = None,
+    image=None,
 ) -> RewardItem:
+    """Add a reward (staff). ``image`` is an uploaded file, checked and re-encoded."""
     ensure(is_staff(actor), _("Only staff manage rewards."))
-    name = " ".join((name or "").split())
-    if not 2 <= len(name) <= 120:
-        raise ValidationFailed(_("Name it in 2 to 120 characters."), fields={"name": ["2–120"]})
-    if not 1 <= cost <= 10_000_000:
-        raise ValidationFailed(_("A reward costs at least 1 point."), fields={"cost": [">= 1"]})
-    if stock is not None and stock < 0:
-        raise ValidationFailed(_("Stock cannot be negative."), fields={"stock": [">= 0"]})
+    name = _check_item(
+        name=name,
+        cost=cost,
+        stock=stock,
+        per_person_limit=per_person_limit,
+        active_from=active_from,
+        active_until=active_until,
+    )
+    picture = _picture(image)
     item = RewardItem(
         name=name,
         cost=cost,
-        description=(description or "")[:2000],
+        description=(description or "").strip()[:2000],
         stock=stock,
         per_person_limit=per_person_limit,
+        active_from=active_from,
+        active_until=active_until,
+        created_at=utcnow(),
     )
+    if picture is not None:
+        item.image_path = images.save(picture, "rewards")
     db.session.add(item)
-    db.session.commit()
+    _commit_or_discard([item.image_path] if picture is not None else [])
     return item
+
+
+def update_item(
+    actor: User, item: RewardItem, *, image=None, remove_image: bool = False, **changes
+) -> RewardItem:
+    """Change a reward (staff): any of name, description, cost, stock, per_person_limit,
+    active_from, active_until, and the picture. Redemptions already made keep their cost."""
+    ensure(is_staff(actor), _("Only staff manage rewards."))
+    known = {
+        "name",
+        "description",
+        "cost",
+        "stock",
+        "per_person_limit",
+        "active_from",
+        "active_until",
+    }
+    unknown = set(changes) - known
+    if unknown:
+        raise ValidationFailed(
+            _("Unknown fields."), fields={field: [_("Unknown.")] for field in unknown}
+        )
+    merged = {field: changes.get(field, getattr(item, field)) for field in known}
+    merged["name"] = _check_item(**{k: v for k, v in merged.items() if k != "description"})
+    merged["description"] = (merged["description"] or "").strip()[:2000]
+    picture = _picture(image)
+    for field, value in merged.items():
+        setattr(item, field, value)
+    old_path = item.image_path
+    written = []
+    if picture is not None:
+        item.image_path = images.save(picture, "rewards")
+        written.append(item.image_path)
+    elif remove_image:
+        item.image_path = None
+    _commit_or_discard(written)
+    if old_path and old_path != item.image_path:
+        images.discard([old_path])
+    return item
+
+
+def _commit_or_discard(written: list[str]) -> None:
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        images.discard(written)
+        raise
+
+
+def redemptions_of(user: User) -> list[Redemption]:
+    return list(
+        db.session.scalars(
+            select(Redemption).where(Redemption.user_id == user.id).order_by(Redemption.id.desc())
+        )
+    )
+
+
+def get_redemption(redemption_id: int) -> Redemption:
+    redemption = db.session.get(Redemption, redemption_id)
+    if redemption is None:
+        raise NotFound(_("No such redemption."))
+    return redemption
+
+
+REDEMPTION_STATUSES = ("requested", "fulfilled", "cancelled")
+
+
+def redemption_queue(
+    *, status: str = "requested", page: int = 1, per_page: int = 50
+) -> tuple[list[Redemption], bool]:
+    """Staff's fulfilment queue: oldest request first (newest first for decided ones), with the
+    person and the item loaded; and whether there are more."""
+    if status not in REDEMPTION_STATUSES:
+        raise ValidationFailed(
+            _("Choose requested, fulfilled or cancelled."),
+            fields={"status": list(REDEMPTION_STATUSES)},
+        )
+    order = Redemption.id if status == "requested" else Redemption.id.desc()
+    rows = list(
+        db.session.scalars(
+            select(Redemption)
+            .options(db.joinedload(Redemption.user))
+            .where(Redemption.status == status)
+            .order_by(order)
+            .offset((page - 1) * per_page)
+            .limit(per_page + 1)
+        )
+    )
+    return rows[:per_page], len(rows) > per_page
+
+
+def queue_size() -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(Redemption).where(Redemption.status == "requested")
+    )
 
 
 def redeem(user: User, item_id: int) -> Redemption:
@@ -292,9 +614,7 @@ def redeem(user: User, item_id: int) -> Redemption:
     now = utcnow()
     if item is None:
         raise NotFound(_("No such reward."))
-    if (item.active_from and now < item.active_from) or (
-        item.active_until and now >= item.active_until
-    ):
+    if not is_available(item, now):
         raise Conflict(_("This reward is not available now."), code="not_available")
     if item.per_person_limit is not None:
         taken = db.session.scalar(
@@ -331,21 +651,45 @@ def redeem(user: User, item_id: int) -> Redemption:
         source_id=redemption.id,
         note=item.name,
     )
+    events.redemption_requested.send(redemption, user=user)
     db.session.commit()
     return redemption
 
 
-def cancel_redemption(redemption: Redemption, *, actor: User) -> None:
+def _decide(redemption: Redemption, status: str, *, actor: User, note: str) -> bool:
+    """Move a requested redemption to ``status``; False when it was decided already."""
+    return (
+        db.session.execute(
+            update(Redemption)
+            .where(Redemption.id == redemption.id, Redemption.status == "requested")
+            .values(
+                status=status,
+                decided_at=utcnow(),
+                decided_by_id=actor.id,
+                staff_note=" ".join((note or "").split())[:500],
+            )
+            .returning(Redemption.id)
+            .execution_options(synchronize_session=False)
+        ).first()
+        is not None
+    )
+
+
+def fulfil_redemption(redemption: Redemption, *, actor: User, note: str = "") -> Redemption:
+    """Staff mark a request as sent or handed over; the customer is told."""
+    ensure(is_staff(actor), _("Only staff fulfil rewards."))
+    if not _decide(redemption, "fulfilled", actor=actor, note=note):
+        raise Conflict(_("Only a requested redemption can be fulfilled."), code="not_requested")
+    db.session.refresh(redemption)
+    events.redemption_decided.send(redemption, actor=actor)
+    db.session.commit()
+    return redemption
+
+
+def cancel_redemption(redemption: Redemption, *, actor: User, note: str = "") -> Redemption:
     """Cancel a requested redemption: the points come back and the item returns to stock."""
     ensure(is_staff(actor) or actor.id == redemption.user_id, _("Not yours to cancel."))
-    changed = db.session.execute(
-        update(Redemption)
-        .where(Redemption.id == redemption.id, Redemption.status == "requested")
-        .values(status="cancelled", decided_at=utcnow())
-        .returning(Redemption.id)
-        .execution_options(synchronize_session=False)
-    ).first()
-    if changed is None:
+    if not _decide(redemption, "cancelled", actor=actor, note=note):
         raise Conflict(_("Only a requested redemption can be cancelled."), code="not_requested")
     db.session.execute(
         update(RewardItem)
@@ -354,18 +698,43 @@ def cancel_redemption(redemption: Redemption, *, actor: User) -> None:
         .execution_options(synchronize_session=False)
     )
     reverse(f"redemption:{redemption.id}", note=_("Redemption cancelled"))
+    db.session.refresh(redemption)
+    events.redemption_decided.send(redemption, actor=actor)
     db.session.commit()
+    return redemption
 
 
 # --- levels and leaderboards ----------------------------------------------------------------
 
-# Lifetime points at which each level starts: level 1 from 0, level 2 from 100, …
+# Lifetime points at which each level starts: level 1 from 0, level 2 from 100, … (config
+# REWARD_LEVELS changes them).
 DEFAULT_LEVELS = (0, 100, 500, 2_000, 5_000)
 PERIODS = ("week", "month", "all")
 
 
-def level_for(lifetime: int, thresholds: tuple[int, ...] = DEFAULT_LEVELS) -> int:
+def level_thresholds() -> tuple[int, ...]:
+    return tuple(current_app.config.get("REWARD_LEVELS") or DEFAULT_LEVELS)
+
+
+def level_for(lifetime: int, thresholds: tuple[int, ...] | None = None) -> int:
+    thresholds = thresholds if thresholds is not None else level_thresholds()
     return sum(1 for start in thresholds if lifetime >= start)
+
+
+def lifetime_of(user_id: int) -> int:
+    return db.session.scalar(select(Balance.lifetime).where(Balance.user_id == user_id)) or 0
+
+
+def level_abilities() -> dict[str, int]:
+    """Each ability a level unlocks, with the level it needs (config REWARD_LEVEL_ABILITIES)."""
+    return dict(current_app.config.get("REWARD_LEVEL_ABILITIES") or {})
+
+
+def grants_by_level(user, ability: str) -> bool:
+    """The rewards module's answer to app.abilities.allows: has the person's level unlocked
+    ``ability``?"""
+    needed = level_abilities().get(ability)
+    return needed is not None and level_for(lifetime_of(user.id)) >= needed
 
 
 def standing(user: User) -> dict[str, int | None]:
@@ -374,8 +743,9 @@ def standing(user: User) -> dict[str, int | None]:
         select(Balance.balance, Balance.lifetime).where(Balance.user_id == user.id)
     ).first()
     balance, lifetime = (row.balance, row.lifetime) if row else (0, 0)
-    level = level_for(lifetime)
-    following = DEFAULT_LEVELS[level] if level < len(DEFAULT_LEVELS) else None
+    thresholds = level_thresholds()
+    level = level_for(lifetime, thresholds)
+    following = thresholds[level] if level < len(thresholds) else None
     return {
         "balance": balance,
         "lifetime": lifetime,
@@ -393,20 +763,39 @@ class Standing:
 
 
 def _period_start(period: str) -> datetime | None:
-    from datetime import timedelta
-
     if period not in PERIODS:
         raise ValidationFailed(_("Choose week, month or all."), fields={"period": list(PERIODS)})
     now = utcnow()
     return {"week": now - timedelta(days=7), "month": now - timedelta(days=30), "all": None}[period]
 
 
+def _in_challenge(challenge_id: int):
+    """Entries earned in a challenge: on its ideas, in conversations on them or on the
+    challenge, and its winner's bonus."""
+    ideas = select(Idea.id).where(Idea.challenge_id == challenge_id)
+    comments = select(Comment.id).where(
+        or_(Comment.idea_id.in_(ideas), Comment.challenge_id == challenge_id)
+    )
+    return or_(
+        and_(LedgerEntry.source_kind == "idea", LedgerEntry.source_id.in_(ideas)),
+        and_(LedgerEntry.source_kind == "comment", LedgerEntry.source_id.in_(comments)),
+        and_(LedgerEntry.source_kind == "challenge", LedgerEntry.source_id == challenge_id),
+    )
+
+
 def leaderboard(
-    *, period: str = "week", viewer: User | None = None, limit: int = 20
+    *,
+    period: str = "week",
+    viewer: User | None = None,
+    limit: int = 20,
+    challenge_id: int | None = None,
 ) -> tuple[list[Standing], Standing | None]:
-    """Who earned most in the period (spending does not count), ties by who got there first;
-    and the viewer's own standing, even outside the top."""
+    """Who earned most in the period (spending and admins' grants do not count), overall or in
+    one challenge; ties by who got there first; and the viewer's own standing, even outside
+    the top."""
     start = _period_start(period)
+    if challenge_id is not None and db.session.get(Challenge, challenge_id) is None:
+        raise NotFound(_("No such challenge."))
     earned = (
         select(
             LedgerEntry.user_id,
@@ -418,6 +807,8 @@ def leaderboard(
     )
     if start is not None:
         earned = earned.where(LedgerEntry.created_at >= start)
+    if challenge_id is not None:
+        earned = earned.where(_in_challenge(challenge_id))
     earned = earned.subquery()
     ranked = (
         select(
@@ -436,6 +827,31 @@ def leaderboard(
     ]
     mine = None
     if signed_in(viewer):
-        row = db.session.execute(select(ranked).where(ranked.c.user_id == viewer.id)).first()
-        mine = Standing(row.rank, row.user_id, row.display_name, row.points) if row else None
+        mine = next((s for s in top if s.user_id == viewer.id), None)
+        if mine is None:
+            row = db.session.execute(select(ranked).where(ranked.c.user_id == viewer.id)).first()
+            mine = Standing(row.rank, row.user_id, row.display_name, row.points) if row else None
     return top, mine
+
+
+# --- royalties ------------------------------------------------------------------------------
+
+
+def pay_royalty(*, run_id: int, idea_id: int, revenue_cents: int) -> LedgerEntry | None:
+    """Credit the author of an adopted idea the royalty share of a production run's confirmed
+    pre-order revenue, as points, once per run (inside the caller's transaction)."""
+    idea = db.session.get(Idea, idea_id)
+    if idea is None or idea.author_id is None or revenue_cents <= 0:
+        return None
+    rule = rules()["royalty"]
+    cents_per_point = current_app.config.get("REWARD_ROYALTY_CENTS_PER_POINT", 100)
+    points = revenue_cents * rule.amount // (100 * cents_per_point)
+    return _credit(
+        idea.author_id,
+        points,
+        reason="royalty",
+        key=f"royalty:{run_id}",
+        source_kind="idea",
+        source_id=idea.id,
+        note=rule.label,
+    )

@@ -6,7 +6,11 @@ names the key it undoes. No points for acting on one's own content.
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
+from app.community import services as community
 from app.rewards import badges, services
+from app.web import path_for
 
 
 def _idea_published(idea, **extra) -> None:
@@ -105,9 +109,50 @@ def _comment_deleted(comment, **extra) -> None:
     services.reverse(f"comment:{comment.id}", note="A comment was removed")
 
 
+def _production_request_created(request, **extra) -> None:
+    services.pay_royalty(
+        run_id=request.id, idea_id=request.idea_id, revenue_cents=request.confirmed_revenue_cents
+    )
+
+
+def _redemption_decided(redemption, *, actor, **extra) -> None:
+    name = redemption.item.name
+    if redemption.status == "fulfilled":
+        text = _("Your reward “%(name)s” is on its way.", name=name)
+    elif actor.id == redemption.user_id:
+        return  # they cancelled it themselves
+    else:
+        text = _(
+            "Your reward “%(name)s” was cancelled and its %(points)s points returned.",
+            name=name,
+            points=redemption.cost,
+        )
+    if redemption.staff_note:
+        text = f"{text} {redemption.staff_note}"
+    community.notify(
+        [redemption.user_id], kind="reward", actor=actor, text=text, url=path_for("rewards.mine")
+    )
+
+
+def _points_granted(entry, *, actor, user, **extra) -> None:
+    if entry.amount > 0:
+        text = _(
+            "You received %(points)s points: %(reason)s", points=entry.amount, reason=entry.note
+        )
+    else:
+        text = _(
+            "%(points)s points were deducted: %(reason)s", points=-entry.amount, reason=entry.note
+        )
+    community.notify(
+        [user.id], kind="reward", actor=actor, text=text, url=path_for("rewards.points")
+    )
+
+
 def connect() -> None:
-    from app.community import events as community
+    from app.community import events as community_events
     from app.ideas import events as ideas
+    from app.production import events as production
+    from app.rewards import events
 
     ideas.idea_published.connect(_idea_published)
     ideas.vote_cast.connect(_vote_cast)
@@ -115,5 +160,8 @@ def connect() -> None:
     ideas.idea_status_changed.connect(_status_changed)
     ideas.milestone_reached.connect(_milestone)
     ideas.challenge_closed.connect(_challenge_closed)
-    community.comment_posted.connect(_comment_posted)
-    community.comment_deleted.connect(_comment_deleted)
+    community_events.comment_posted.connect(_comment_posted)
+    community_events.comment_deleted.connect(_comment_deleted)
+    production.production_request_created.connect(_production_request_created)
+    events.redemption_decided.connect(_redemption_decided)
+    events.points_granted.connect(_points_granted)

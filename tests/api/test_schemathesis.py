@@ -78,6 +78,7 @@ OPERATIONS = [
     ("GET", "/api/v1/leaderboard"),
     ("GET", "/api/v1/rewards"),
     ("POST", "/api/v1/rewards"),
+    ("PATCH", "/api/v1/rewards/{item_id}"),
     ("POST", "/api/v1/rewards/{item_id}/redemptions"),
     ("POST", "/api/v1/users/{user_id}/points"),
 ]
