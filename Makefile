@@ -19,7 +19,7 @@ PORT ?= 5000
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: help run test lint format assets install install-dev db seed clean
+.PHONY: help run test lint format assets install install-dev db seed clean bench
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -52,6 +52,17 @@ db: install ## Apply the migrations (DATABASE_URL, or the SQLite file in instanc
 
 seed: install ## Add the demo community when the database has no people; prints the demo logins
 	$(FLASK) seed-demo
+
+# make bench TIER=T1|T2|T3 DB=sqlite|postgres (see docs/performance.md)
+TIER ?= T2
+DB ?= sqlite
+
+bench: install-dev assets ## Load the site and a plain baseline with wrk (TIER=T1|T2|T3, DB=sqlite|postgres)
+	@command -v wrk >/dev/null || { echo "make bench: installing wrk from Debian's packages"; \
+	  if [ "$$(id -u)" -eq 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq wrk; fi; }
+	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.run --tier $(TIER) --db $(DB)
 
 clean: ## Remove the virtualenv, installed front-end files, caches and test artifacts (keeps instance/)
 	rm -rf $(VENV) node_modules app/static/vendor test-artifacts .pytest_cache .ruff_cache .hypothesis

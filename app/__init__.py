@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from app import querycount
 from config import Config
 
 
@@ -17,6 +18,7 @@ def create_app(config_class: type[Config] = Config) -> Flask:
     app.logger.setLevel(app.config["LOG_LEVEL"])  # INFO: mail kept in the outbox is shown
     _resolve_instance_settings(app)
     register_extensions(app)
+    querycount.init_app(app)  # X-Query-Count when COUNT_QUERIES (make bench)
     register_features(app)
     register_errors(app)
     register_templates(app)

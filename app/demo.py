@@ -11,9 +11,11 @@ from sqlalchemy import func, select
 
 from app.accounts import services as accounts
 from app.accounts.models import User
+from app.community.demo import seed_comments
 from app.database import write_transaction
 from app.extensions import db
 from app.ideas.demo import seed_ideas, seed_scale
+from app.rewards.demo import seed_rewards
 
 DEMO_PASSWORD = "cocreate-demo"
 
@@ -69,8 +71,21 @@ def demo_logins() -> str:
     default=None,
     help="…by this many generated customers (default: enough for the votes).",
 )
+@click.option(
+    "--comments",
+    "scale_comments",
+    type=click.IntRange(0),
+    default=0,
+    help="Also bulk-insert this many comments on the ideas, by customers (benchmark data).",
+)
 @with_appcontext
-def seed_demo(force: bool, scale_ideas: int, scale_votes: int, scale_people: int | None) -> None:
+def seed_demo(
+    force: bool,
+    scale_ideas: int,
+    scale_votes: int,
+    scale_people: int | None,
+    scale_comments: int,
+) -> None:
     """Fill an empty database with a demo community (skipped when people exist)."""
     started = time.monotonic()
     with write_transaction():
@@ -79,7 +94,9 @@ def seed_demo(force: bool, scale_ideas: int, scale_votes: int, scale_people: int
             click.echo(f"The database already has {people} people; not seeding (use --force).")
             click.echo(demo_logins())
             return
-        seed_ideas(seed_people())
+        people = seed_people()
+        seed_ideas(people)
+        seed_rewards({person.email: person for person in people})
     click.echo("Seeded the demo community.")
     if scale_ideas:
         if scale_people is None:
@@ -90,6 +107,10 @@ def seed_demo(force: bool, scale_ideas: int, scale_votes: int, scale_people: int
             f"Added {scale_people} customers, {scale_ideas} ideas and about {scale_votes} "
             f"votes in {time.monotonic() - started:.0f} s."
         )
+    if scale_comments:
+        with write_transaction():
+            added = seed_comments(comments=scale_comments)
+        click.echo(f"Added {added} comments in {time.monotonic() - started:.0f} s in all.")
     click.echo(demo_logins())
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure the programs the test suite drives are installed: PostgreSQL (initdb, pg_ctl),
-# Redis (redis-server) and Chromium (the browser tests).
+# Redis (redis-server), Chromium (the browser tests) and wrk (the benchmark smoke run).
 #
 # Installs only what is missing, with apt-get, and only when allowed to (root, or passwordless
 # sudo). When everything is present it does nothing and takes no time. When something is
@@ -15,6 +15,7 @@ missing=()
 scripts/with-postgres.sh --check >/dev/null 2>&1 || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v wrk >/dev/null || missing+=(wrk)
 
 if [[ ${#missing[@]} -eq 0 ]]; then
     exit 0
@@ -58,6 +59,7 @@ still_missing=()
 scripts/with-postgres.sh --check >/dev/null 2>&1 || still_missing+=(postgresql)
 command -v redis-server >/dev/null || still_missing+=(redis-server)
 command -v chromium >/dev/null || still_missing+=(chromium)
+command -v wrk >/dev/null || still_missing+=(wrk)
 if [[ ${#still_missing[@]} -gt 0 ]]; then
     echo "ensure-system-deps: ${still_missing[*]} still missing after apt-get install" >&2
     in_ci && exit 1

@@ -5,6 +5,7 @@
 #   scripts/run-tests.sh                 # what `make test` runs
 #   scripts/run-tests.sh -x -k login     # a subset, on both databases
 #   SKIP_POSTGRES=1 scripts/run-tests.sh # only the SQLite pass (a quick local loop)
+#   BENCH_SMOKE=0 scripts/run-tests.sh   # without the benchmark's T1 smoke run at the end
 #
 # With CI=true a missing PostgreSQL, Redis or Chromium fails the run; elsewhere it is a warning
 # and the tests that need it are skipped. Exits non-zero when either pass fails, including
@@ -93,6 +94,26 @@ elif [[ -n "$have_postgres" ]]; then
     stop_if_interrupted
 fi
 
+# The benchmark's smoke run (make bench TIER=T1 on SQLite, about two minutes): it fails only
+# when requests fail, never on speed. Its results go to bench/.work/, not bench/results/.
+# BENCH_SMOKE=0 skips it.
+bench_status=0
+run_bench=""
+if [[ "${BENCH_SMOKE:-1}" != "0" ]]; then
+    if command -v wrk >/dev/null; then
+        run_bench=yes
+        run_pass "Bench smoke (T1, SQLite)" env -u TEST_DATABASE_URL \
+            BENCH_RESULTS_DIR=bench/.work/smoke-results \
+            .venv/bin/python -m bench.run --tier T1 --db sqlite || bench_status=$?
+        stop_if_interrupted
+    elif in_ci; then
+        echo "run-tests: error: wrk is not installed (bench smoke run; see scripts/ensure-system-deps.sh)" >&2
+        bench_status=1
+    else
+        echo "run-tests: warning: wrk is not installed; skipping the bench smoke run" >&2
+    fi
+fi
+
 echo
 echo "run-tests: SQLite pass: $([[ $sqlite_status -eq 0 ]] && echo passed || echo "FAILED ($sqlite_status)")"
 if [[ -n "$have_postgres" && -z "${SKIP_POSTGRES:-}" ]]; then
@@ -100,4 +121,11 @@ if [[ -n "$have_postgres" && -z "${SKIP_POSTGRES:-}" ]]; then
 else
     echo "run-tests: PostgreSQL pass: skipped"
 fi
-[[ $sqlite_status -eq 0 && $postgres_status -eq 0 ]]
+if [[ -n "$run_bench" ]]; then
+    echo "run-tests: bench smoke: $([[ $bench_status -eq 0 ]] && echo passed || echo "FAILED ($bench_status)")"
+elif [[ $bench_status -ne 0 ]]; then
+    echo "run-tests: bench smoke: FAILED (wrk missing)"
+else
+    echo "run-tests: bench smoke: skipped"
+fi
+[[ $sqlite_status -eq 0 && $postgres_status -eq 0 && $bench_status -eq 0 ]]

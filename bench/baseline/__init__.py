@@ -1,0 +1,1 @@
+"""A deliberately plain Flask + Flask-SQLAlchemy app: the yardstick of `make bench`."""
