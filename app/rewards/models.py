@@ -101,6 +101,7 @@ class Redemption(db.Model):
 
     item: Mapped[RewardItem] = relationship(lazy="joined")
     user: Mapped[User] = relationship(foreign_keys=[user_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
 
 
 class UserBadge(db.Model):

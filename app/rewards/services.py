@@ -590,7 +590,7 @@ def redemption_queue(
     rows = list(
         db.session.scalars(
             select(Redemption)
-            .options(db.joinedload(Redemption.user))
+            .options(db.joinedload(Redemption.user), db.joinedload(Redemption.decided_by))
             .where(Redemption.status == status)
             .order_by(order)
             .offset((page - 1) * per_page)

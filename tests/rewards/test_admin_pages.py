@@ -373,7 +373,7 @@ def test_the_queue_page_costs_the_same_whatever_its_size(client, db, login, coun
 def test_fulfilling_moves_the_request_to_fulfilled_and_tells_the_customer(client, db, login):
     redemption = _requested(_item("Mug"))
     customer_id = redemption.user_id
-    login(make_member(roles=("product",)))
+    login(make_member(roles=("product",), display_name="Priya Staff"))
 
     response = client.post_form(
         f"/admin/rewards/redemptions/{redemption.id}/fulfil",
@@ -388,6 +388,7 @@ def test_fulfilling_moves_the_request_to_fulfilled_and_tells_the_customer(client
     fulfilled = client.get("/admin/rewards/queue?status=fulfilled").get_data(as_text=True)
     assert f'id="redemption-{redemption.id}"' in fulfilled
     assert "Tracking number XY123" in fulfilled
+    assert "by Priya Staff" in fulfilled
     texts = db.session.scalars(
         select(Notification.text).where(
             Notification.recipient_id == customer_id, Notification.kind == "reward"
