@@ -106,7 +106,7 @@ class Config:
         name: int(level)
         for name, level in (
             pair.split(":", 1)
-            for pair in _env_list("REWARD_LEVEL_ABILITIES", "skip_premoderation:2,weighted_flag:3")
+            for pair in _env_list("REWARD_LEVEL_ABILITIES", "skip_premoderation:2")
         )
     }
     REWARD_ROYALTY_CENTS_PER_POINT = _env_int("REWARD_ROYALTY_CENTS_PER_POINT", 100)

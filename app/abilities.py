@@ -12,7 +12,6 @@ from collections.abc import Callable
 # The abilities other modules ask about, and what each means.
 ABILITIES = {
     "skip_premoderation": "Ideas are published at once, even when pre-moderation is on.",
-    "weighted_flag": "A flag counts double when moderators sort what to review.",
 }
 
 Source = Callable[[object, str], bool]

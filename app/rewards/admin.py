@@ -6,6 +6,8 @@ in place through htmx; every form also works as a plain POST that redirects with
 
 from __future__ import annotations
 
+import secrets
+
 from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -201,6 +203,21 @@ def _item_values(form: ItemForm) -> dict:
     }
 
 
+def _stock_text(stock: int | None) -> str:
+    return "" if stock is None else str(stock)
+
+
+def _seen_stock(text: str | None):
+    """The stock the form was opened with: None for unlimited; UNSET when missing or garbled
+    (then the stock typed in is set as it is)."""
+    if text is None:
+        return services.UNSET
+    text = text.strip()
+    if not text:
+        return None
+    return int(text) if text.isdigit() and len(text) <= 9 else services.UNSET
+
+
 def _upload(form: ItemForm):
     return form.image.data if getattr(form.image.data, "filename", "") else None
 
@@ -232,6 +249,8 @@ def edit_item(item_id: int):
     form = ItemForm(obj=item)
     if not item.image_path:
         del form.remove_image
+    if not form.is_submitted():
+        form.stock_seen.data = _stock_text(item.stock)
     status = 422 if form.is_submitted() else 200
     if form.validate_on_submit():
         try:
@@ -240,11 +259,14 @@ def edit_item(item_id: int):
                 item,
                 image=_upload(form),
                 remove_image=bool(form.remove_image and form.remove_image.data),
+                stock_seen=_seen_stock(form.stock_seen.data),
                 **_item_values(form),
             )
         except DomainError as error:
             db.session.rollback()
             status = show_form_errors(form, error, aliases=ITEM_FIELDS)
+            if error.code == "stock_changed":  # offer the stock as it is now
+                form.stock_seen.data = _stock_text(services.get_item(item_id).stock)
         else:
             flash(_("“%(name)s” is saved.", name=item.name), "success")
             return redirect(url_for("rewards_admin.items"))
@@ -353,6 +375,8 @@ def cancel(redemption_id: int):
 def grants():
     form = GrantForm()
     status = 422 if form.is_submitted() else 200
+    if not form.request_key.data or status == 200:
+        form.request_key.data = secrets.token_urlsafe(16)
     if form.validate_on_submit():
         person = accounts.get_user_by_email(form.email.data)
         if person is None:
@@ -360,7 +384,11 @@ def grants():
         else:
             try:
                 entry = services.grant(
-                    person, form.amount.data, reason=form.reason.data, actor=current_user
+                    person,
+                    form.amount.data,
+                    reason=form.reason.data,
+                    actor=current_user,
+                    request_key=form.request_key.data[:80],
                 )
             except DomainError as error:
                 db.session.rollback()

@@ -15,6 +15,7 @@ from wtforms import (
     BooleanField,
     DateTimeLocalField,
     EmailField,
+    HiddenField,
     IntegerField,
     StringField,
     SubmitField,
@@ -53,6 +54,9 @@ class ItemForm(FlaskForm):
     stock = WholeNumberField(
         _l("Stock"), validators=[Optional()], description=_l("Leave empty for unlimited.")
     )
+    # The stock when the form was opened: customers may redeem while staff edit, so the stock
+    # changes only when staff changed it, and only from what they saw.
+    stock_seen = HiddenField()
     per_person_limit = WholeNumberField(
         _l("Limit per person"),
         validators=[Optional()],
@@ -99,4 +103,6 @@ class GrantForm(FlaskForm):
         validators=[DataRequired(), Length(max=300)],
         description=_l("The person sees it in their points history and notification."),
     )
+    # One token per opened form: sending the same form twice grants once.
+    request_key = HiddenField()
     submit = SubmitField(_l("Grant points"))

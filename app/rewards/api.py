@@ -218,12 +218,27 @@ def redeem(item_id: int):
     return services.redeem(current_user, item_id)
 
 
+class GrantHeaders(OrderedSchema):
+    idempotency_key = fields.String(
+        data_key="Idempotency-Key",
+        load_default=None,
+        validate=validate.Length(min=8, max=80),
+        metadata={"description": "Send the same key again and the grant is made once."},
+    )
+
+
 @blp.post("/users/<int:user_id>/points")
 @blp.arguments(GrantSchema)
+@blp.arguments(GrantHeaders, location="headers", as_kwargs=True)
 @blp.response(201, EntrySchema)
 @permission_required(is_admin)
-def grant_points(data: dict, user_id: int):
-    """Grant (or, negative, deduct) points with a reason the person sees (admins)."""
+def grant_points(data: dict, user_id: int, idempotency_key: str | None = None):
+    """Grant (or, negative, deduct) points with a reason the person sees (admins). With an
+    Idempotency-Key header, a retried request grants once and answers with the first grant."""
     return services.grant(
-        accounts.get_user(user_id), data["amount"], reason=data["reason"], actor=current_user
+        accounts.get_user(user_id),
+        data["amount"],
+        reason=data["reason"],
+        actor=current_user,
+        request_key=idempotency_key,
     )

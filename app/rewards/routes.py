@@ -53,7 +53,6 @@ REASON_LABELS = {
 # What each ability unlocked by a level lets the person do (app.abilities.ABILITIES, translated).
 ABILITY_LABELS = {
     "skip_premoderation": _l("Your ideas are published at once, without waiting for moderation."),
-    "weighted_flag": _l("Your flags count double when moderators sort what to review."),
 }
 
 PERIOD_LABELS = {"week": _l("This week"), "month": _l("This month"), "all": _l("All time")}
@@ -189,10 +188,14 @@ def redeem(item_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        redemption = services.redeem(current_user, item_id)
+        # The price the person confirmed: a reward repriced meanwhile is refused, not charged.
+        confirmed = request.form.get("cost", type=int)
+        redemption = services.redeem(current_user, item_id, expected_cost=confirmed)
     except DomainError as error:
         db.session.rollback()
         flash(error.message, "danger")
+        if error.code == "cost_changed":
+            return redirect(url_for("rewards.item", item_id=item_id))
         return redirect(url_for("rewards.catalog"))
     flash(
         _(

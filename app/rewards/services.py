@@ -13,7 +13,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 
 from app.accounts.models import User
 from app.accounts.permissions import ensure, is_admin, is_staff, signed_in
@@ -147,6 +147,9 @@ def _credit(
                 LedgerEntry.user_id == user_id,
                 LedgerEntry.reason == reason,
                 LedgerEntry.created_at >= _start_of_day(utcnow()),
+                # What was paid today, reversals not deducted: posting and removing a comment
+                # over and over must not earn past the cap.
+                LedgerEntry.amount > 0,
             )
         )
         amount = min(amount, max(daily_cap - earned_today, 0))
@@ -177,24 +180,33 @@ def _credit(
     ).first()
     if entry is None:
         return None
+    # Lifetime points (levels) count what was earned: a reversal takes its points back from
+    # them too, but spending, and a refund of spending, leaves them as they are.
+    lifetime_delta = 0 if reason == "redemption" else amount
     if amount > 0:
         # One statement: the first points make the row, later ones add to it.
-        statement = upsert(Balance).values(user_id=user_id, balance=amount, lifetime=amount)
+        statement = upsert(Balance).values(user_id=user_id, balance=amount, lifetime=lifetime_delta)
         db.session.execute(
             statement.on_conflict_do_update(
                 index_elements=["user_id"],
                 set_={
                     "balance": Balance.balance + amount,
-                    "lifetime": Balance.lifetime + amount,
+                    "lifetime": Balance.lifetime + lifetime_delta,
                 },
             ).execution_options(synchronize_session=False)
         )
         return entry
-    # Spending or a reversal: only from a balance that holds enough.
+    # Spending, a deduction or a reversal: only from a balance that holds enough.
     moved = db.session.execute(
         update(Balance)
         .where(Balance.user_id == user_id, Balance.balance + amount >= 0)
-        .values(balance=Balance.balance + amount)
+        .values(
+            balance=Balance.balance + amount,
+            lifetime=case(
+                (Balance.lifetime + lifetime_delta < 0, 0),
+                else_=Balance.lifetime + lifetime_delta,
+            ),
+        )
         .returning(Balance.balance)
         .execution_options(synchronize_session=False)
     ).first()
@@ -244,8 +256,13 @@ def reverse(key: str, *, note: str) -> LedgerEntry | None:
     )
 
 
-def grant(user: User, amount: int, *, reason: str, actor: User) -> LedgerEntry:
-    """An admin's grant (or, negative, deduction) with a reason the person sees."""
+def grant(
+    user: User, amount: int, *, reason: str, actor: User, request_key: str | None = None
+) -> LedgerEntry:
+    """An admin's grant (or, negative, deduction) with a reason the person sees.
+
+    ``request_key`` names the request (a form's one-time token, an API Idempotency-Key): the
+    same request sent twice grants once, and answers with the first grant."""
     ensure(is_admin(actor), _("Only admins grant points."))
     reason = " ".join((reason or "").split())
     if not reason:
@@ -255,20 +272,32 @@ def grant(user: User, amount: int, *, reason: str, actor: User) -> LedgerEntry:
             _("Grant between 1 and 1,000,000 points, or deduct."),
             fields={"amount": [_("Not zero; at most 1,000,000.")]},
         )
-    entry = _credit(
-        user.id,
-        amount,
-        reason="manual",
-        key=f"manual:{utcnow().isoformat()}:{user.id}:{actor.id}",
-        note=reason,
-        actor_id=actor.id,
+    if request_key is not None and not 8 <= len(request_key) <= 80:
+        raise ValidationFailed(
+            _("A request key has 8 to 80 characters."),
+            fields={"request_key": [_("8 to 80 characters.")]},
+        )
+    key = (
+        f"manual:{actor.id}:{request_key}"
+        if request_key
+        else f"manual:{utcnow().isoformat()}:{user.id}:{actor.id}"
     )
-    audit.info(
-        "points granted",
-        extra={"actor": actor.id, "user": user.id, "amount": amount, "entry": entry.id},
-    )
+    entry = _credit(user.id, amount, reason="manual", key=key, note=reason, actor_id=actor.id)
+    if entry is None:  # this request was granted already
+        db.session.rollback()
+        return db.session.scalar(select(LedgerEntry).where(LedgerEntry.idempotency_key == key))
     events.points_granted.send(entry, actor=actor, user=user)
     db.session.commit()
+    audit.info(
+        "points granted",
+        extra={
+            "actor": actor.id,
+            "user": user.id,
+            "amount": amount,
+            "reason": reason,
+            "entry": entry.id,
+        },
+    )
     return entry
 
 
@@ -394,7 +423,7 @@ def verify() -> list[tuple[int, int, int]]:
 
 # --- the catalog ----------------------------------------------------------------------------
 
-_UNSET = object()
+UNSET = object()  # an argument not given (None means something)
 MAX_COST = MAX_STOCK = 10_000_000
 MAX_PER_PERSON = 1_000
 
@@ -456,11 +485,23 @@ def _check_item(
         problems["stock"] = [_("From 0 to 10,000,000, or empty for unlimited.")]
     if per_person_limit is not None and not 1 <= per_person_limit <= MAX_PER_PERSON:
         problems["per_person_limit"] = [_("From 1 to 1,000, or empty for no limit.")]
-    if active_from and active_until and active_until <= active_from:
+    for field, moment in (("active_from", active_from), ("active_until", active_until)):
+        if moment is not None and not _plausible(moment):
+            problems[field] = [_("A date between the years 2000 and 9000.")]
+    dated = "active_from" not in problems and "active_until" not in problems
+    if dated and active_from and active_until and active_until <= active_from:
         problems["active_until"] = [_("After the start.")]
     if problems:
         raise ValidationFailed(_("Please correct the reward."), fields=problems)
     return name
+
+
+def _plausible(moment: datetime) -> bool:
+    """A date the database can keep: timezone-aware and within reason."""
+    try:
+        return moment.tzinfo is not None and 2000 <= moment.astimezone(UTC).year <= 9000
+    except (OverflowError, ValueError):
+        return False
 
 
 def _picture(upload) -> images.ProcessedImage | None:
@@ -511,10 +552,20 @@ def create_item(
 
 
 def update_item(
-    actor: User, item: RewardItem, *, image=None, remove_image: bool = False, **changes
+    actor: User,
+    item: RewardItem,
+    *,
+    image=None,
+    remove_image: bool = False,
+    stock_seen=UNSET,
+    **changes,
 ) -> RewardItem:
     """Change a reward (staff): any of name, description, cost, stock, per_person_limit,
-    active_from, active_until, and the picture. Redemptions already made keep their cost."""
+    active_from, active_until, and the picture. Redemptions already made keep their cost.
+
+    Customers may redeem while staff edit. With ``stock_seen`` (the stock the form showed), the
+    stock changes only when staff changed it, and only from that value: a Conflict otherwise,
+    so a save never puts back units that were sold meanwhile."""
     ensure(is_staff(actor), _("Only staff manage rewards."))
     known = {
         "name",
@@ -533,9 +584,25 @@ def update_item(
     merged = {field: changes.get(field, getattr(item, field)) for field in known}
     merged["name"] = _check_item(**{k: v for k, v in merged.items() if k != "description"})
     merged["description"] = (merged["description"] or "").strip()[:2000]
+    new_stock = merged.pop("stock")
+    set_stock = "stock" in changes and (stock_seen is UNSET or new_stock != stock_seen)
     picture = _picture(image)
     for field, value in merged.items():
         setattr(item, field, value)
+    if set_stock:
+        condition = [RewardItem.id == item.id]
+        if stock_seen is not UNSET:
+            condition.append(RewardItem.stock.is_not_distinct_from(stock_seen))
+        moved = db.session.execute(
+            update(RewardItem)
+            .where(*condition)
+            .values(stock=new_stock)
+            .returning(RewardItem.id)
+            .execution_options(synchronize_session=False)
+        ).first()
+        if moved is None:
+            message = _("Customers redeemed this reward while you edited: check the stock again.")
+            raise Conflict(message, code="stock_changed", fields={"stock": [message]})
     old_path = item.image_path
     written = []
     if picture is not None:
@@ -606,9 +673,11 @@ def queue_size() -> int:
     )
 
 
-def redeem(user: User, item_id: int) -> Redemption:
+def redeem(user: User, item_id: int, *, expected_cost: int | None = None) -> Redemption:
     """Spend points on a reward. Points and stock move in conditional updates in one
-    transaction, so no balance goes negative and no item oversells, however many try at once."""
+    transaction, so no balance goes negative and no item oversells, however many try at once.
+    ``expected_cost`` is the price the person confirmed: a reward repriced meanwhile is refused
+    rather than charged."""
     ensure(signed_in(user), _("Log in to redeem rewards."))
     item = db.session.get(RewardItem, item_id)
     now = utcnow()
@@ -616,20 +685,13 @@ def redeem(user: User, item_id: int) -> Redemption:
         raise NotFound(_("No such reward."))
     if not is_available(item, now):
         raise Conflict(_("This reward is not available now."), code="not_available")
-    if item.per_person_limit is not None:
-        taken = db.session.scalar(
-            select(func.count())
-            .select_from(Redemption)
-            .where(
-                Redemption.user_id == user.id,
-                Redemption.item_id == item.id,
-                Redemption.status != "cancelled",
-            )
+    if expected_cost is not None and expected_cost != item.cost:
+        raise Conflict(
+            _("This reward now costs %(cost)s points; please confirm again.", cost=item.cost),
+            code="cost_changed",
         )
-        if taken >= item.per_person_limit:
-            raise Conflict(
-                _("You have redeemed this reward as often as it allows."), code="limit_reached"
-            )
+    # Take one from stock first: the UPDATE locks the item's row (on PostgreSQL; SQLite's write
+    # lock is already held), so one person's parallel requests are counted one after the other.
     taken = db.session.execute(
         update(RewardItem)
         .where(RewardItem.id == item.id, (RewardItem.stock.is_(None)) | (RewardItem.stock > 0))
@@ -639,6 +701,20 @@ def redeem(user: User, item_id: int) -> Redemption:
     ).first()
     if taken is None:
         raise Conflict(_("Sorry, this reward is out of stock."), code="out_of_stock")
+    if item.per_person_limit is not None:
+        already = db.session.scalar(
+            select(func.count())
+            .select_from(Redemption)
+            .where(
+                Redemption.user_id == user.id,
+                Redemption.item_id == item.id,
+                Redemption.status != "cancelled",
+            )
+        )
+        if already >= item.per_person_limit:
+            raise Conflict(
+                _("You have redeemed this reward as often as it allows."), code="limit_reached"
+            )
     redemption = Redemption(user_id=user.id, item_id=item.id, cost=item.cost, created_at=now)
     db.session.add(redemption)
     db.session.flush()

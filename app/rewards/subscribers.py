@@ -128,7 +128,13 @@ def _redemption_decided(redemption, *, actor, **extra) -> None:
             points=redemption.cost,
         )
     if redemption.staff_note:
-        text = f"{text} {redemption.staff_note}"
+        # A notification holds 300 characters: the note (a tracking number) is cut, with a
+        # mark, rather than lost; My rewards shows it whole.
+        room = 300 - len(text) - 1
+        note = redemption.staff_note
+        if len(note) > room:
+            note = note[: max(room - 1, 0)] + "…"
+        text = f"{text} {note}".strip()
     community.notify(
         [redemption.user_id], kind="reward", actor=actor, text=text, url=path_for("rewards.mine")
     )

@@ -8,7 +8,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app import abilities
 from app.community import services as community
@@ -81,7 +81,6 @@ def test_level_two_posts_without_premoderation_and_level_one_waits(app, db):
         services.grant(regular, 100, reason="Welcome back", actor=admin())
         assert not abilities.allows(newcomer, "skip_premoderation")
         assert abilities.allows(regular, "skip_premoderation")
-        assert not abilities.allows(regular, "weighted_flag")  # level 3
         first = ideas.submit_idea(newcomer, title="Waits for a moderator", body="x")
         second = ideas.submit_idea(regular, title="Goes straight up", body="x")
         staff = ideas.submit_idea(make_member(roles=("moderator",)), title="Staff idea", body="x")
@@ -296,3 +295,151 @@ def test_grants_are_audit_logged_with_who_and_why(db, caplog):
         (boss.id, person.id, 40),
         (boss.id, person.id, -15),
     ]
+
+
+# --- what review found ----------------------------------------------------------------------
+
+
+def test_redeeming_and_cancelling_never_raises_lifetime_points(db):
+    person = make_member()
+    ideas.cast_vote(make_idea(person), voter=make_member())  # +1 earned
+    services.grant(person, 59, reason="Welcome", actor=admin())
+    item = services.create_item(make_member(roles=("product",)), name="Cap", cost=60)
+    for _ in range(5):
+        services.cancel_redemption(services.redeem(person, item.id), actor=person)
+    assert services.standing(person)["lifetime"] == 60
+    assert services.balance_of(person) == 60
+    assert services.verify() == []
+
+
+def test_an_undone_earning_is_taken_off_lifetime_points_too(db):
+    author, voter = make_member(), make_member()
+    idea = make_idea(author)
+    ideas.cast_vote(idea, voter=voter)
+    ideas.withdraw_vote(idea, voter=voter)
+    assert services.standing(author)["lifetime"] == 0
+
+
+def test_posting_and_removing_comments_cannot_beat_the_daily_cap(db):
+    person = make_member()
+    idea = make_idea()
+    for _ in range(15):  # 2 points each, cap 20
+        comment = community.post_comment(person, idea=idea, body="Hello there")
+        community.delete_comment(comment, actor=person)
+    paid_today = sum(e.amount for e in services.ledger_of(person) if e.amount > 0)
+    assert paid_today == 20
+    assert services.standing(person)["lifetime"] == 0  # everything was taken back
+
+
+def test_one_persons_parallel_redemptions_respect_the_per_person_limit(app, db):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.accounts.models import User
+    from app.database import write_transaction
+    from app.extensions import db as _db
+    from app.rewards.models import Redemption
+
+    person = make_member()
+    services.grant(person, 1000, reason="Launch", actor=admin())
+    item = services.create_item(
+        make_member(roles=("product",)), name="Signed print", cost=10, per_person_limit=1
+    )
+    item_id, person_id = item.id, person.id
+
+    def attempt(_n: int) -> str:
+        with app.app_context(), write_transaction():
+            try:
+                services.redeem(_db.session.get(User, person_id), item_id)
+                return "ok"
+            except Conflict as error:
+                _db.session.rollback()
+                return error.code
+            finally:
+                _db.session.remove()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(attempt, range(8)))
+    assert outcomes.count("ok") == 1
+    assert set(outcomes) == {"ok", "limit_reached"}
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Redemption)) == 1
+    assert services.balance_of(person) == 990
+
+
+def test_a_repriced_reward_is_refused_not_charged(db):
+    person = make_member()
+    services.grant(person, 500, reason="Launch", actor=admin())
+    staff = make_member(roles=("product",))
+    item = services.create_item(staff, name="Mug", cost=100)
+    services.update_item(staff, item, cost=400)
+    with pytest.raises(Conflict) as refused:
+        services.redeem(person, item.id, expected_cost=100)
+    assert refused.value.code == "cost_changed"
+    db.session.rollback()
+    assert services.balance_of(person) == 500
+
+
+def test_a_save_does_not_put_back_stock_sold_while_staff_edited(db):
+    staff, person = make_member(roles=("product",)), make_member()
+    services.grant(person, 100, reason="Launch", actor=admin())
+    item = services.create_item(staff, name="Mug", cost=10, stock=5)
+    for _ in range(3):
+        services.redeem(person, item.id)
+    # Staff opened the form at stock 5 and only renamed it.
+    services.update_item(staff, item, name="Blue mug", stock=5, stock_seen=5)
+    assert services.get_item(item.id).stock == 2
+    # They meant to restock to 10 from the 5 they saw: refused, nothing changes.
+    with pytest.raises(Conflict) as refused:
+        services.update_item(staff, item, stock=10, stock_seen=5)
+    assert refused.value.code == "stock_changed"
+    db.session.rollback()
+    assert services.get_item(item.id).stock == 2
+    services.update_item(staff, item, stock=10, stock_seen=2)
+    assert services.get_item(item.id).stock == 10
+
+
+def test_a_long_tracking_note_is_cut_with_a_mark_not_lost_silently(db):
+    staff, person = make_member(roles=("product",)), make_member()
+    services.grant(person, 100, reason="Launch", actor=admin())
+    item = services.create_item(staff, name="M" * 120, cost=10)
+    note = "Parcel " + "x" * 300 + " TRACK-42"
+    services.fulfil_redemption(services.redeem(person, item.id), actor=staff, note=note)
+    text = notifications_of(db, person)[-1]
+    assert len(text) <= 300
+    assert text.endswith("…")
+    assert services.redemptions_of(person)[0].staff_note.endswith("TRACK-42")
+
+
+def test_the_same_grant_request_sent_twice_grants_once(client, db, api_token):
+    boss, person = admin(), make_member()
+    headers = {"Authorization": f"Bearer {api_token(boss)}", "Idempotency-Key": "grant-0001-abc"}
+    body = {"amount": 25, "reason": "Meetup host"}
+    first = client.post(f"/api/v1/users/{person.id}/points", json=body, headers=headers)
+    again = client.post(f"/api/v1/users/{person.id}/points", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.get_json()["id"] == again.get_json()["id"]
+    assert services.balance_of(person) == 25
+    short = client.post(
+        f"/api/v1/users/{person.id}/points",
+        json=body,
+        headers={**headers, "Idempotency-Key": "x"},
+    )
+    assert short.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "moment", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:30:00+01:00", "1900-01-01T00:00:00Z"]
+)
+def test_impossible_dates_are_a_clear_422(client, db, api_token, moment):
+    staff = make_member(roles=("product",))
+    headers = {"Authorization": f"Bearer {api_token(staff)}"}
+    created = client.post(
+        "/api/v1/rewards", json={"name": "Mug", "cost": 5, "active_from": moment}, headers=headers
+    )
+    assert created.status_code == 422
+    assert "active_from" in str(created.get_json()["error"])
+    item = services.create_item(staff, name="Pin", cost=5)
+    patched = client.patch(
+        f"/api/v1/rewards/{item.id}", json={"active_until": moment}, headers=headers
+    )
+    assert patched.status_code == 422
