@@ -297,21 +297,20 @@ def test_idea_paths_stay_within_the_budget(sign_in, measure, reader, label, path
 
 # --- support --------------------------------------------------------------------------------
 
-# Writes cannot reach five. Ours: the user, the idea, the vote row, its counters and the hot
-# score (two UPDATEs: the score needs log10, which SQLite has only when compiled with its math
-# functions), and following the idea (community subscriber). The rewards subscriber adds 4
-# statements on the points tables (the rules in force, the day's cap, the ledger entry returned
-# by its INSERT, the balance upsert); a withdrawal takes the points back in 4 (the entry paid,
-# the compensating entry, the balance, and the balance held, as a reversal never goes below
-# zero). The user's load joins their balance, so it counts on the points tables too. After the
-# commit, the htmx answer reloads the expired idea and user to draw the button (+2).
+# Writes cannot reach five. Ours: the token's person, the idea, the vote row, its counters
+# and hot score in one UPDATE, and following the idea (community subscriber). The rewards
+# subscriber adds 3 statements on the points tables (the rule as admins changed it together
+# with what it paid today, the ledger entry returned by its INSERT, the balance upsert); a
+# withdrawal takes the points back in 3 (the entry paid with the balance held, the compensating
+# entry, the balance). A signed-in person's load joins their balance, so it counts on the
+# points tables too. After the commit, the htmx answer reloads the expired idea and user (+2).
 VOTE_PATHS = [
     # label, method, path, headers, (budget, own)
-    ("vote (API)", "PUT", "/api/v1/ideas/{id}/vote", {}, (10, 5)),
-    ("withdrawal (API)", "DELETE", "/api/v1/ideas/{id}/vote", {}, (9, 4)),
-    ("vote (htmx)", "POST", "/ideas/{id}/vote", {"HX-Request": "true"}, (12, 6)),
-    ("withdrawal (htmx)", "POST", "/ideas/{id}/unvote", {"HX-Request": "true"}, (11, 5)),
-    ("vote (form)", "POST", "/ideas/{id}/vote", {}, (10, 5)),
+    ("vote (API)", "PUT", "/api/v1/ideas/{id}/vote", {}, (8, 4)),
+    ("withdrawal (API)", "DELETE", "/api/v1/ideas/{id}/vote", {}, (7, 3)),
+    ("vote (htmx)", "POST", "/ideas/{id}/vote", {"HX-Request": "true"}, (10, 5)),
+    ("withdrawal (htmx)", "POST", "/ideas/{id}/unvote", {"HX-Request": "true"}, (9, 4)),
+    ("vote (form)", "POST", "/ideas/{id}/vote", {}, (8, 4)),
 ]
 
 
@@ -345,14 +344,14 @@ def test_support_stays_within_the_budget(
 
 # Ours: the user, the idea, the comment row, the idea's comment counter and following the idea
 # (community subscriber); the API answer reads back the committed comment, and the live update
-# reads the new count (community/live.py). The rewards subscribers add 5 statements (as for a
+# reads the new count (community/live.py). The rewards subscribers add 4 statements (as for a
 # vote, plus counting the person's paid comments for the badge). The htmx answer redraws the
 # whole conversation: the expired idea, the thread in one query, and the expired user's roles.
 COMMENT_PATHS = [
     # label, path, headers, (budget, own)
-    ("comment (API)", "/api/v1/ideas/{id}/comments", {}, (12, 6)),
-    ("comment (htmx)", "/ideas/{id}/comments", {"HX-Request": "true"}, (14, 7)),
-    ("comment (form)", "/ideas/{id}/comments", {}, (11, 5)),
+    ("comment (API)", "/api/v1/ideas/{id}/comments", {}, (11, 6)),
+    ("comment (htmx)", "/ideas/{id}/comments", {"HX-Request": "true"}, (13, 7)),
+    ("comment (form)", "/ideas/{id}/comments", {}, (10, 5)),
 ]
 
 

@@ -15,8 +15,10 @@ from datetime import datetime, timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import (
+    Float,
     Integer,
     String,
+    case,
     cast,
     delete,
     exists,
@@ -308,23 +310,22 @@ def _check_voting_open(idea: Idea, now: datetime) -> None:
 
 
 def _change_support(idea: Idea, *, delta: int, recent_delta: int) -> int:
-    """Move the stored counters by ``delta`` in SQL and refresh the hot score; the new count."""
-    new_count, created_at = db.session.execute(
+    """Move the stored counters by ``delta`` in SQL and refresh the hot score with them, in one
+    statement (the score is hot_score() in SQL: SET sees the row as it was); the new count."""
+    new_count = Idea.vote_count + delta
+    age = (idea.created_at.timestamp() - HOT_EPOCH) / HOT_TIME_SCALE
+    support = func.log10(cast(case((new_count > 1, new_count), else_=1), Float))
+    new_count = db.session.execute(
         update(Idea)
         .where(Idea.id == idea.id)
         .values(
-            vote_count=Idea.vote_count + delta,
+            vote_count=new_count,
             recent_vote_count=Idea.recent_vote_count + recent_delta,
+            hot_score=support + age,
         )
-        .returning(Idea.vote_count, Idea.created_at)
+        .returning(Idea.vote_count)
         .execution_options(synchronize_session=False)
-    ).one()
-    db.session.execute(
-        update(Idea)
-        .where(Idea.id == idea.id)
-        .values(hot_score=hot_score(new_count, created_at))
-        .execution_options(synchronize_session=False)
-    )
+    ).scalar_one()
     db.session.expire(idea, ["vote_count", "recent_vote_count", "hot_score"])
     return new_count
 

@@ -136,27 +136,9 @@ def _credit(
     source_id: int | None = None,
     note: str = "",
     actor_id: int | None = None,
-    daily_cap: int | None = None,
-    clamp: bool = False,
 ) -> LedgerEntry | None:
-    """Write one entry and move the balance with it; None when the key was paid already, the
-    amount is zero, or the day's cap for this reason is used up."""
-    if amount > 0 and daily_cap is not None:
-        earned_today = db.session.scalar(
-            select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
-                LedgerEntry.user_id == user_id,
-                LedgerEntry.reason == reason,
-                LedgerEntry.created_at >= _start_of_day(utcnow()),
-                # What was paid today, reversals not deducted: posting and removing a comment
-                # over and over must not earn past the cap.
-                LedgerEntry.amount > 0,
-            )
-        )
-        amount = min(amount, max(daily_cap - earned_today, 0))
-    if amount < 0 and clamp:
-        # A reversal takes back at most what is left: points already spent stay spent.
-        held = db.session.scalar(select(Balance.balance).where(Balance.user_id == user_id)) or 0
-        amount = max(amount, -held)
+    """Write one entry and move the balance with it; None when the key was paid already or
+    the amount is zero."""
     if amount == 0:
         return None
     now = utcnow()
@@ -224,35 +206,67 @@ def earn(
     source_id: int | None = None,
     amount: int | None = None,
 ) -> LedgerEntry | None:
-    """Pay a rule (inside the caller's transaction). ``amount`` overrides the rule's points."""
-    rule = rules()[code]
+    """Pay a rule (inside the caller's transaction), within its daily cap. ``amount``
+    overrides the rule's points."""
+    default_amount, default_cap, label, _unit = DEFAULT_RULES[code]
+    # One round trip: the admins' change to the rule (if any) and what it paid today (what was
+    # paid, reversals not deducted: posting and removing a comment again and again must not
+    # earn past the cap).
+    override = select(EarningRule).where(EarningRule.code == code)
+    changed, changed_amount, changed_cap, paid_today = db.session.execute(
+        select(
+            select(EarningRule.code).where(EarningRule.code == code).scalar_subquery(),
+            override.with_only_columns(EarningRule.amount).scalar_subquery(),
+            override.with_only_columns(EarningRule.daily_cap).scalar_subquery(),
+            select(func.coalesce(func.sum(LedgerEntry.amount), 0))
+            .where(
+                LedgerEntry.user_id == user_id,
+                LedgerEntry.reason == code,
+                LedgerEntry.created_at >= _start_of_day(utcnow()),
+                LedgerEntry.amount > 0,
+            )
+            .scalar_subquery(),
+        )
+    ).one()
+    rule_amount, cap = (changed_amount, changed_cap) if changed else (default_amount, default_cap)
+    points = rule_amount if amount is None else amount
+    if points > 0 and cap is not None:
+        points = min(points, max(cap - paid_today, 0))
     return _credit(
         user_id,
-        rule.amount if amount is None else amount,
+        points,
         reason=code,
         key=key,
         source_kind=source_kind,
         source_id=source_id,
-        note=rule.label,
-        daily_cap=rule.daily_cap,
+        note=label,
     )
 
 
 def reverse(key: str, *, note: str) -> LedgerEntry | None:
     """Undo the entry paid under ``key`` with a compensating entry (once); inside the caller's
     transaction. Nothing happens when nothing was paid."""
-    original = db.session.scalar(select(LedgerEntry).where(LedgerEntry.idempotency_key == key))
-    if original is None:
+    # The entry and what its person holds now, together.
+    row = db.session.execute(
+        select(LedgerEntry, Balance.balance)
+        .outerjoin(Balance, Balance.user_id == LedgerEntry.user_id)
+        .where(LedgerEntry.idempotency_key == key)
+    ).first()
+    if row is None:
         return None
+    original, held = row
+    amount = -original.amount
+    if amount < 0:
+        # A reversal takes back at most what is left: points already spent stay spent.
+        amount = max(amount, -(held or 0))
     return _credit(
         original.user_id,
-        -original.amount,
+        amount,
         reason=original.reason,
         key=f"{key}:reversed",
         source_kind=original.source_kind,
         source_id=original.source_id,
         note=note,
-        clamp=original.amount > 0,
     )
 
 
