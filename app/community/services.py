@@ -873,12 +873,7 @@ def update_profile(
         profile.avatar_path = written[0]
     elif remove_avatar:
         profile.avatar_path = None
-    try:
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        images.discard(written)
-        raise
+    images.commit_or_discard(written)
     if previous and previous != profile.avatar_path:
         images.discard([previous])
     return profile

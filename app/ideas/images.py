@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.errors import ValidationFailed
+from app.extensions import db
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # a bigger canvas is a decompression bomb, not a photo
@@ -112,3 +113,14 @@ def discard(paths: list[str]) -> None:
     """Remove files written for a transaction that did not commit."""
     for path in paths:
         (media_root() / path).unlink(missing_ok=True)
+
+
+def commit_or_discard(written: list[str]) -> None:
+    """Commit the transaction that refers to the files just written; when it fails, remove
+    them, so no file is left that nothing points to."""
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        discard(written)
+        raise

@@ -561,7 +561,7 @@ def create_item(
     if picture is not None:
         item.image_path = images.save(picture, "rewards")
     db.session.add(item)
-    _commit_or_discard([item.image_path] if picture is not None else [])
+    images.commit_or_discard([item.image_path] if picture is not None else [])
     return item
 
 
@@ -624,19 +624,10 @@ def update_item(
         written.append(item.image_path)
     elif remove_image:
         item.image_path = None
-    _commit_or_discard(written)
+    images.commit_or_discard(written)
     if old_path and old_path != item.image_path:
         images.discard([old_path])
     return item
-
-
-def _commit_or_discard(written: list[str]) -> None:
-    try:
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        images.discard(written)
-        raise
 
 
 def redemptions_of(user: User) -> list[Redemption]:
