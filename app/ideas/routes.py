@@ -37,9 +37,11 @@ from app.ideas.forms import (
 )
 from app.ideas.models import Category, Challenge, Idea
 from app.ideas.workflow import STATUS_LABELS, moves_for
+from app.links import idea_links
 from app.web import safe_next, show_form_errors
 
 bp = Blueprint("ideas", __name__, template_folder="templates")
+bp.add_app_template_global(idea_links, "idea_links")
 
 FILTERS = ("sort", "q", "category", "tag", "status", "challenge")
 
