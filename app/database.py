@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -106,6 +107,10 @@ def _on_connect(dbapi_connection, connection_record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={int(_sqlite_busy_timeout_ms)}")
     cursor.execute("PRAGMA foreign_keys=ON")
+    try:  # the hot score moves in SQL; SQLite has log10 only when built with its math functions
+        cursor.execute("SELECT log10(10)")
+    except sqlite3.OperationalError:
+        dbapi_connection.create_function("log10", 1, math.log10, deterministic=True)
     cursor.close()
 
 

@@ -33,9 +33,12 @@ def link(endpoint: str, key: str, *, number: bool = False, **fixed: Any) -> Call
     prefix, suffix = url.split(str(placeholder))  # one occurrence: a ValueError otherwise
     if number:
         return lambda value: f"{prefix}{int(value)}{suffix}"
-    in_query = "?" in prefix
-    if in_query:
-        return lambda value: f"{prefix}{quote_plus(str(value), safe=_QUERY_SAFE)}{suffix}"
+    if "?" in prefix:
+        # url_for leaves out a query argument that is None.
+        bare = url_for(endpoint, **fixed)
+        return lambda value: (
+            bare if value is None else f"{prefix}{quote_plus(str(value), safe=_QUERY_SAFE)}{suffix}"
+        )
     return lambda value: f"{prefix}{quote(str(value), safe=_PATH_SAFE)}{suffix}"
 
 

@@ -215,7 +215,8 @@ def _seen_stock(text: str | None):
     text = text.strip()
     if not text:
         return None
-    return int(text) if text.isdigit() and len(text) <= 9 else services.UNSET
+    digits = text.isascii() and text.isdecimal() and len(text) <= 9
+    return int(text) if digits else services.UNSET
 
 
 def _upload(form: ItemForm):
@@ -375,8 +376,6 @@ def cancel(redemption_id: int):
 def grants():
     form = GrantForm()
     status = 422 if form.is_submitted() else 200
-    if not form.request_key.data or status == 200:
-        form.request_key.data = secrets.token_urlsafe(16)
     if form.validate_on_submit():
         person = accounts.get_user_by_email(form.email.data)
         if person is None:
@@ -388,7 +387,7 @@ def grants():
                     form.amount.data,
                     reason=form.reason.data,
                     actor=current_user,
-                    request_key=form.request_key.data[:80],
+                    request_key=(form.request_key.data or "")[:80] or None,
                 )
             except DomainError as error:
                 db.session.rollback()
@@ -419,6 +418,9 @@ def grants():
                 return redirect(url_for("rewards_admin.grants"))
     page = _page()
     rows, more = services.manual_grants(page=page)
+    # A new token for each form shown: nothing was granted with the old one, or we would have
+    # redirected; sending this form twice grants once.
+    form.request_key.data = secrets.token_urlsafe(16)
     return render_template(
         "rewards/admin/grants.html", form=form, rows=rows, page=page, more=more
     ), status

@@ -136,10 +136,12 @@ def _credit(
     source_id: int | None = None,
     note: str = "",
     actor_id: int | None = None,
+    lifetime: int | None = None,
 ) -> LedgerEntry | None:
     """Write one entry and move the balance with it; None when the key was paid already or
-    the amount is zero."""
-    if amount == 0:
+    nothing moves. ``lifetime`` moves lifetime points by other than ``amount`` (a reversal of
+    points already spent: the balance gives back what it holds, the level all it was paid)."""
+    if amount == 0 and not lifetime:
         return None
     now = utcnow()
     # The entry comes back from its INSERT (nothing when the key was paid already).
@@ -164,7 +166,8 @@ def _credit(
         return None
     # Lifetime points (levels) count what was earned: a reversal takes its points back from
     # them too, but spending, and a refund of spending, leaves them as they are.
-    lifetime_delta = 0 if reason == "redemption" else amount
+    default_delta = 0 if reason == "redemption" else amount
+    lifetime_delta = default_delta if lifetime is None else lifetime
     if amount > 0:
         # One statement: the first points make the row, later ones add to it.
         statement = upsert(Balance).values(user_id=user_id, balance=amount, lifetime=lifetime_delta)
@@ -192,7 +195,7 @@ def _credit(
         .returning(Balance.balance)
         .execution_options(synchronize_session=False)
     ).first()
-    if moved is None:
+    if moved is None and amount < 0:
         raise Conflict(_("Not enough points for that."), code="insufficient_points")
     return entry
 
@@ -257,7 +260,8 @@ def reverse(key: str, *, note: str) -> LedgerEntry | None:
     original, held = row
     amount = -original.amount
     if amount < 0:
-        # A reversal takes back at most what is left: points already spent stay spent.
+        # A reversal takes back at most what is left: points already spent stay spent. The
+        # level loses all it was paid, so earn-spend-undo cannot keep lifetime points.
         amount = max(amount, -(held or 0))
     return _credit(
         original.user_id,
@@ -267,6 +271,7 @@ def reverse(key: str, *, note: str) -> LedgerEntry | None:
         source_kind=original.source_kind,
         source_id=original.source_id,
         note=note,
+        lifetime=0 if original.reason == "redemption" else -original.amount,
     )
 
 
@@ -297,9 +302,15 @@ def grant(
         else f"manual:{utcnow().isoformat()}:{user.id}:{actor.id}"
     )
     entry = _credit(user.id, amount, reason="manual", key=key, note=reason, actor_id=actor.id)
-    if entry is None:  # this request was granted already
+    if entry is None:  # this request was made already: the same grant, or a misused key
         db.session.rollback()
-        return db.session.scalar(select(LedgerEntry).where(LedgerEntry.idempotency_key == key))
+        first = db.session.scalar(select(LedgerEntry).where(LedgerEntry.idempotency_key == key))
+        if (first.user_id, first.amount, first.note) != (user.id, amount, reason):
+            raise Conflict(
+                _("This request key was used for another grant; use a new one."),
+                code="key_reused",
+            )
+        return first
     events.points_granted.send(entry, actor=actor, user=user)
     db.session.commit()
     audit.info(
@@ -690,22 +701,24 @@ def redeem(user: User, item_id: int, *, expected_cost: int | None = None) -> Red
         raise NotFound(_("No such reward."))
     if not is_available(item, now):
         raise Conflict(_("This reward is not available now."), code="not_available")
-    if expected_cost is not None and expected_cost != item.cost:
-        raise Conflict(
-            _("This reward now costs %(cost)s points; please confirm again.", cost=item.cost),
-            code="cost_changed",
-        )
     # Take one from stock first: the UPDATE locks the item's row (on PostgreSQL; SQLite's write
     # lock is already held), so one person's parallel requests are counted one after the other.
     taken = db.session.execute(
         update(RewardItem)
         .where(RewardItem.id == item.id, (RewardItem.stock.is_(None)) | (RewardItem.stock > 0))
         .values(stock=RewardItem.stock - 1)
-        .returning(RewardItem.id)
+        .returning(RewardItem.cost)
         .execution_options(synchronize_session=False)
     ).first()
     if taken is None:
         raise Conflict(_("Sorry, this reward is out of stock."), code="out_of_stock")
+    # The price as it is now that the row is ours, not as it was read before.
+    cost = taken.cost
+    if expected_cost is not None and expected_cost != cost:
+        raise Conflict(
+            _("This reward now costs %(cost)s points; please confirm again.", cost=cost),
+            code="cost_changed",
+        )
     if item.per_person_limit is not None:
         already = db.session.scalar(
             select(func.count())
@@ -720,12 +733,12 @@ def redeem(user: User, item_id: int, *, expected_cost: int | None = None) -> Red
             raise Conflict(
                 _("You have redeemed this reward as often as it allows."), code="limit_reached"
             )
-    redemption = Redemption(user_id=user.id, item_id=item.id, cost=item.cost, created_at=now)
+    redemption = Redemption(user_id=user.id, item_id=item.id, cost=cost, created_at=now)
     db.session.add(redemption)
     db.session.flush()
     _credit(
         user.id,
-        -item.cost,
+        -cost,
         reason="redemption",
         key=f"redemption:{redemption.id}",
         source_kind="redemption",

@@ -443,3 +443,42 @@ def test_impossible_dates_are_a_clear_422(client, db, api_token, moment):
         f"/api/v1/rewards/{item.id}", json={"active_until": moment}, headers=headers
     )
     assert patched.status_code == 422
+
+
+def test_a_request_key_used_for_another_grant_is_refused(db):
+    boss, alice, bob = admin(), make_member(), make_member()
+    services.grant(alice, 10, reason="Meetup", actor=boss, request_key="samekey123")
+    with pytest.raises(Conflict) as refused:
+        services.grant(bob, 99, reason="Meetup", actor=boss, request_key="samekey123")
+    assert refused.value.code == "key_reused"
+    assert services.balance_of(bob) == 0
+    assert services.balance_of(alice) == 10
+
+
+def test_undoing_points_already_spent_still_lowers_the_level(db):
+    author, voter = make_member(), make_member()
+    idea = make_idea(author)
+    ideas.cast_vote(idea, voter=voter)  # +1
+    item = services.create_item(make_member(roles=("product",)), name="Sticker", cost=1)
+    services.redeem(author, item.id)  # spent
+    ideas.withdraw_vote(idea, voter=voter)
+    assert services.standing(author) == {
+        "balance": 0,
+        "lifetime": 0,
+        "level": 1,
+        "to_next_level": 100,
+    }
+    assert services.verify() == []
+
+
+@pytest.mark.parametrize("seen", ["²", "0²", "١٢", "12a"])
+def test_a_garbled_stock_seen_never_breaks_the_item_form(client, db, login, seen):
+    staff = make_member(roles=("product",))
+    item = services.create_item(staff, name="Mug", cost=10, stock=5)
+    login(staff)
+    response = client.post_form(
+        f"/admin/rewards/items/{item.id}",
+        {"name": "Mug", "cost": "10", "stock": "7", "stock_seen": seen},
+    )
+    assert response.status_code == 302
+    assert services.get_item(item.id).stock == 7
