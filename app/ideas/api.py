@@ -285,16 +285,19 @@ def update_idea(data: dict, idea_id: int):
     return _one(idea)
 
 
+def _support(support) -> dict:
+    return {"vote_count": support.vote_count, "voted": support.voted}
+
+
 @blp.put("/ideas/<int:idea_id>/vote")
 @blp.response(200, SupportSchema)
 @blp.alt_response(409, schema=ErrorSchema, description="Voting on this idea is closed.")
 @permission_required(signed_in)
 def vote(idea_id: int):
     """Support an idea. Idempotent: supporting twice counts once."""
-    support = services.cast_vote(
-        services.get_idea(idea_id, viewer=current_user), voter=current_user
+    return _support(
+        services.cast_vote(services.get_idea(idea_id, viewer=current_user), voter=current_user)
     )
-    return {"vote_count": support.vote_count, "voted": support.voted}
 
 
 @blp.delete("/ideas/<int:idea_id>/vote")
@@ -303,10 +306,9 @@ def vote(idea_id: int):
 @permission_required(signed_in)
 def unvote(idea_id: int):
     """Withdraw support. Idempotent."""
-    support = services.withdraw_vote(
-        services.get_idea(idea_id, viewer=current_user), voter=current_user
+    return _support(
+        services.withdraw_vote(services.get_idea(idea_id, viewer=current_user), voter=current_user)
     )
-    return {"vote_count": support.vote_count, "voted": support.voted}
 
 
 @blp.post("/ideas/<int:idea_id>/status")

@@ -33,7 +33,6 @@ from app.web import register_panel
 bp = Blueprint("rewards", __name__, template_folder="templates")
 
 PER_PAGE = 50
-PAGE_MAX = 10_000
 LEADERBOARD_SIZE = 20
 
 # What each ledger reason means to the person reading their history ("manual" grants read
@@ -66,9 +65,9 @@ STATUS_LABELS = {
 
 def _page() -> int:
     """The ?page= asked for: anything unreadable or below 1 is the first page; a page past
-    PAGE_MAX (whose offset the database might not even hold) is a 404."""
+    ideas.PAGE_MAX (the board's limit, whose offset the database might not even hold) is a 404."""
     page = request.args.get("page", 1, type=int)
-    if page > PAGE_MAX:
+    if page > ideas.PAGE_MAX:
         abort(404)
     return max(page, 1)
 

@@ -9,18 +9,19 @@ from __future__ import annotations
 from flask_babel import gettext as _
 
 from app.community import services as community
+from app.extensions import db
+from app.ideas.models import Idea
 from app.rewards import badges, services
 from app.web import path_for
 
 
+def _pay_author(idea, code: str, key: str) -> None:
+    """Pay the idea's author the rule ``code``, once per ``key``."""
+    services.earn(idea.author_id, code, key=key, source_kind="idea", source_id=idea.id)
+
+
 def _idea_published(idea, **extra) -> None:
-    services.earn(
-        idea.author_id,
-        "idea_published",
-        key=f"idea_published:{idea.id}",
-        source_kind="idea",
-        source_id=idea.id,
-    )
+    _pay_author(idea, "idea_published", f"idea_published:{idea.id}")
     published = badges.published_ideas(idea.author_id)
     if published >= 1:
         badges.award(idea.author_id, "first_idea")
@@ -29,13 +30,7 @@ def _idea_published(idea, **extra) -> None:
 
 
 def _vote_cast(idea, *, voter, **extra) -> None:
-    services.earn(
-        idea.author_id,
-        "supporter",
-        key=f"supporter:{idea.id}:{voter.id}",
-        source_kind="idea",
-        source_id=idea.id,
-    )
+    _pay_author(idea, "supporter", f"supporter:{idea.id}:{voter.id}")
 
 
 def _vote_withdrawn(idea, *, voter, **extra) -> None:
@@ -44,33 +39,18 @@ def _vote_withdrawn(idea, *, voter, **extra) -> None:
 
 def _status_changed(idea, *, change, **extra) -> None:
     if change.to_status in ("shortlisted", "adopted"):
-        services.earn(
-            idea.author_id,
-            change.to_status,
-            key=f"{change.to_status}:{idea.id}",
-            source_kind="idea",
-            source_id=idea.id,
-        )
+        _pay_author(idea, change.to_status, f"{change.to_status}:{idea.id}")
     if change.to_status == "adopted":
         badges.award(idea.author_id, "adopted_creator")
 
 
 def _milestone(idea, *, milestone, **extra) -> None:
-    services.earn(
-        idea.author_id,
-        "milestone",
-        key=f"milestone:{idea.id}:{milestone.threshold}",
-        source_kind="idea",
-        source_id=idea.id,
-    )
+    _pay_author(idea, "milestone", f"milestone:{idea.id}:{milestone.threshold}")
     if milestone.threshold >= 100:
         badges.award(idea.author_id, "hundred_supporters")
 
 
 def _challenge_closed(challenge, **extra) -> None:
-    from app.extensions import db
-    from app.ideas.models import Idea
-
     if challenge.winner_idea_id is None:
         return
     winner = db.session.get(Idea, challenge.winner_idea_id)
@@ -87,9 +67,6 @@ def _challenge_closed(challenge, **extra) -> None:
 
 
 def _comment_posted(comment, *, author, **extra) -> None:
-    from app.extensions import db
-    from app.ideas.models import Idea
-
     if comment.idea_id is not None:
         idea = db.session.get(Idea, comment.idea_id)
         if idea is not None and idea.author_id == author.id:
