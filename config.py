@@ -55,6 +55,11 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "cocreate")
     RATELIMIT_HEADERS_ENABLED = True
+    # Rendered fragments (idea cards) kept in each worker's memory: at most this many, each for
+    # at most this many seconds. Keys name everything a fragment shows, so nothing goes stale.
+    CACHE_TYPE = "SimpleCache"
+    CACHE_THRESHOLD = int(os.environ.get("FRAGMENT_CACHE_SIZE", "2000"))
+    CACHE_DEFAULT_TIMEOUT = 600
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
     SIGNUP_RATE_LIMIT = os.environ.get("SIGNUP_RATE_LIMIT", "10 per hour")
     RESET_RATE_LIMIT = os.environ.get("RESET_RATE_LIMIT", "5 per 15 minutes")

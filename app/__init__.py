@@ -61,9 +61,9 @@ def _development_secret(path: Path) -> str:
 
 
 def register_extensions(app: Flask) -> None:
-    from app import web
+    from app import i18n, web
     from app.database import configure_sqlite
-    from app.extensions import babel, csrf, db, limiter, migrate, socketio
+    from app.extensions import babel, cache, csrf, db, limiter, migrate, socketio
 
     configure_sqlite(app.config["SQLITE_BUSY_TIMEOUT_MS"])
     db.init_app(app)
@@ -72,6 +72,8 @@ def register_extensions(app: Flask) -> None:
     web.init_app(app)  # before anything else queries: it decides how transactions begin
     limiter.init_app(app)
     babel.init_app(app, locale_selector=web.select_locale)
+    cache.init_app(app)
+    i18n.init_app(app)
     socketio.init_app(
         app,
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
@@ -108,9 +110,10 @@ def register_errors(app: Flask) -> None:
 
 def register_templates(app: Flask) -> None:
     from flask import has_request_context, request
-    from flask_babel import format_timedelta, get_locale, gettext
+    from flask_babel import get_locale
 
-    from app.accounts.forms import ActionForm
+    from app import i18n
+    from app.accounts.forms import LazyActionForm
     from app.accounts.permissions import (
         can_manage_categories,
         can_manage_roles,
@@ -118,18 +121,8 @@ def register_templates(app: Flask) -> None:
         is_product_team,
         is_staff,
     )
-    from app.database import utcnow
     from app.ideas.workflow import MERGEABLE, STATUS_LABELS, VOTABLE
     from app.web import panels, text_direction
-
-    def ago(moment) -> str:
-        """``moment`` relative to now in the reader's language: "5 hours ago", "in 3 days", "just
-        now" within a minute. Babel's own filter subtracts from a naive utcnow(), which fails on
-        our aware datetimes."""
-        elapsed = moment - utcnow()
-        if abs(elapsed.total_seconds()) < 60:
-            return gettext("just now")
-        return format_timedelta(elapsed, granularity="minute", add_direction=True)
 
     @app.context_processor
     def _layout() -> dict:
@@ -140,7 +133,7 @@ def register_templates(app: Flask) -> None:
             "site_name": app.config["SITE_NAME"],
             # Templates also render outside requests (live updates from jobs): no form there.
             # Pages only: a form in an API answer's context would set a session cookie.
-            "nav_form": ActionForm()
+            "nav_form": LazyActionForm()
             if has_request_context() and not request.path.startswith("/api/")
             else None,
             "can_manage_roles": can_manage_roles,
@@ -149,7 +142,7 @@ def register_templates(app: Flask) -> None:
             "can_manage_categories": can_manage_categories,
             "is_staff": is_staff,
             "panels": panels,
-            "ago": ago,
+            "ago": i18n.ago,
             # Ideas' status names, where the support button is live, what may be merged away.
             "status_labels": STATUS_LABELS,
             "votable_statuses": VOTABLE,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import Babel
+from flask_caching import Cache
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -53,5 +54,7 @@ csrf = CSRFProtect()
 # says how many proxies to believe.
 limiter = Limiter(key_func=get_remote_address)
 babel = Babel()
+# Per-process fragments of pages (idea cards); keys name everything a fragment shows.
+cache = Cache()
 socketio = SocketIO()
 api = _Api()

@@ -1,7 +1,7 @@
 """Links to many items of one kind for the cost of one url_for.
 
 Lists build the same few URLs for every item (an idea's page, its tags, its picture, its support
-button). ``url_for`` walks the URL map each time; here it runs once per endpoint and request,
+button). ``url_for`` walks the URL map each time; here it runs once per endpoint (and script root),
 with a placeholder, and items fill the placeholder in, quoted as werkzeug would quote them.
 """
 
@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from flask import g, url_for
+from flask import current_app, has_request_context, request, url_for
 
 # What werkzeug leaves unquoted: in a path segment (BaseConverter.to_url; the int converter
 # gives digits only), and in a query string value (werkzeug.urls._urlencode).
@@ -43,10 +43,25 @@ def link(endpoint: str, key: str, *, number: bool = False, **fixed: Any) -> Call
 
 
 def idea_links() -> SimpleNamespace:
-    """The links of idea cards and answers, built once per request (kept on ``g``)."""
-    links = g.get("_cc_idea_links")
+    """The links of idea cards and answers.
+
+    Built once per process and script root (the path prefix the site is served under: the one
+    part of a path-only URL that can differ between requests), and kept on the request.
+    """
+    if not has_request_context():
+        return _built(None)
+    current = request._get_current_object()
+    links = getattr(current, "_cc_idea_links", None)
     if links is None:
-        links = g._cc_idea_links = SimpleNamespace(
+        links = current._cc_idea_links = _built(current.script_root)
+    return links
+
+
+def _built(root: str | None) -> SimpleNamespace:
+    built = current_app.extensions.setdefault("cocreate_idea_links", {})
+    links = built.get(root)
+    if links is None:
+        links = built[root] = SimpleNamespace(
             page=link("ideas.detail", "idea_id", number=True),
             media=link("ideas.media", "path"),
             tag=link("ideas.index", "tag"),

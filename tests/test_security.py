@@ -137,7 +137,7 @@ def test_reset_links_ignore_a_forged_host_header(client, db, outbox):
     user = make_member()
     forged = {"Host": "evil.example"}
     page = client.get("/forgot-password", headers=forged).get_data(as_text=True)
-    token = re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
     response = client.post(
         "/forgot-password", data={"email": user.email, "csrf_token": token}, headers=forged
     )

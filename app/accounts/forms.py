@@ -72,3 +72,18 @@ class TokenForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button that posts: only the CSRF token travels."""
+
+
+class LazyActionForm:
+    """An ActionForm made when a template first renders it.
+
+    Making a form makes its CSRF token, which puts it in the session: a page that shows nobody a
+    form (an idea list to someone signed out) would otherwise set a session cookie on every view.
+    """
+
+    _form: ActionForm | None = None
+
+    def __getattr__(self, name: str):
+        if self._form is None:
+            self._form = ActionForm()
+        return getattr(self._form, name)

@@ -6,6 +6,7 @@ helpers here inside the publisher's transaction and never commit.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -13,7 +14,18 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import case, delete, exists, false, func, literal, select, update
+from sqlalchemy import (
+    Integer,
+    bindparam,
+    case,
+    delete,
+    exists,
+    false,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.orm import joinedload
 
 from app.accounts.models import User
@@ -297,38 +309,29 @@ class Thread:
     following: bool = False
 
 
-def thread(
-    *, viewer: User | None, idea: Idea | None = None, challenge: Challenge | None = None
-) -> Thread:
-    """The whole conversation, oldest first, as a tree, and whether the viewer follows it: one
-    query whatever its size.
-
-    The query starts from one row saying whether the viewer follows, so that row comes back
-    even without comments. Each comment comes with its author, the author's picture and one row
-    per kind of reaction it has (at most four), counted, and marked when the viewer gave it.
-    """
-    kind, target_id = ("idea", idea.id) if idea is not None else ("challenge", challenge.id)
+@functools.lru_cache(maxsize=4)
+def _thread_statement(kind: str, viewer: bool):
+    """The query of thread(), built once per kind and signed in or out (building it cost more
+    than running it)."""
+    target_id = bindparam("target_id", type_=Integer)
+    viewer_id = bindparam("viewer_id", type_=Integer)
     scope = Comment.idea_id == target_id if kind == "idea" else Comment.challenge_id == target_id
     follows = (
         exists().where(
-            Follow.user_id == viewer.id, Follow.kind == kind, Follow.target_id == target_id
+            Follow.user_id == viewer_id, Follow.kind == kind, Follow.target_id == target_id
         )
-        if signed_in(viewer)
+        if viewer
         else false()
     )
     reader = select(follows.label("following")).subquery("reader")
-    given = (
-        func.max(case((Reaction.user_id == viewer.id, 1), else_=0))
-        if signed_in(viewer)
-        else literal(0)
-    )
+    given = func.max(case((Reaction.user_id == viewer_id, 1), else_=0)) if viewer else literal(0)
     tallies = (
         select(Reaction.comment_id, Reaction.emoji, func.count().label("n"), given.label("mine"))
         .where(Reaction.comment_id.in_(select(Comment.id).where(scope)))
         .group_by(Reaction.comment_id, Reaction.emoji)
         .subquery("tallies")
     )
-    rows = db.session.execute(
+    return (
         select(
             reader.c.following,
             Comment,
@@ -345,6 +348,23 @@ def thread(
         .options(joinedload(Comment.author, innerjoin=False))
         .order_by(Comment.created_at, Comment.id)
     )
+
+
+def thread(
+    *, viewer: User | None, idea: Idea | None = None, challenge: Challenge | None = None
+) -> Thread:
+    """The whole conversation, oldest first, as a tree, and whether the viewer follows it: one
+    query whatever its size.
+
+    The query starts from one row saying whether the viewer follows, so that row comes back
+    even without comments. Each comment comes with its author, the author's picture and one row
+    per kind of reaction it has (at most four), counted, and marked when the viewer gave it.
+    """
+    kind, target_id = ("idea", idea.id) if idea is not None else ("challenge", challenge.id)
+    params = {"target_id": target_id}
+    if signed_in(viewer):
+        params["viewer_id"] = viewer.id
+    rows = db.session.execute(_thread_statement(kind, "viewer_id" in params), params)
     nodes: dict[int, ThreadNode] = {}
     avatars: dict[int, str] = {}
     following = False

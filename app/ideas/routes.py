@@ -16,7 +16,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app.accounts.forms import ActionForm
+from app.accounts.forms import ActionForm, LazyActionForm
 from app.accounts.permissions import (
     can_manage_categories,
     can_moderate,
@@ -91,7 +91,7 @@ def index():
         filters=args,
         categories=services.list_categories(),
         statuses=STATUS_LABELS,
-        action_form=ActionForm(),
+        action_form=LazyActionForm(),
     )
 
 
@@ -138,6 +138,7 @@ def new():
 def detail(idea_id: int):
     idea, supported = services.get_idea_to_show(idea_id, viewer=current_user)
     history = services.history_of(idea)
+    moves = moves_for(current_user, idea.status)
     return render_template(
         "ideas/detail.html",
         idea=idea,
@@ -145,10 +146,10 @@ def detail(idea_id: int):
         timeline=history.timeline,
         milestones=history.milestones,
         merges=history.merges,
-        moves=moves_for(current_user, idea.status),
-        status_form=StatusForm(formdata=None),
+        moves=moves,
+        status_form=StatusForm(formdata=None) if moves else None,
         merge_form=MergeForm(formdata=None) if can_moderate(current_user) else None,
-        action_form=ActionForm(),
+        action_form=LazyActionForm(),
         statuses=STATUS_LABELS,
         can_edit=services.can_edit(current_user, idea),
     )
@@ -318,7 +319,7 @@ def challenge(challenge_id: int):
         challenge=item,
         phase=item.phase(utcnow()),
         page=page,
-        action_form=ActionForm(),
+        action_form=LazyActionForm(),
     )
 
 

@@ -9,8 +9,18 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import Float, Integer, Subquery, column, func, literal_column, select, table
-from sqlalchemy.sql.expression import bindparam
+from sqlalchemy import (
+    Float,
+    Integer,
+    String,
+    Subquery,
+    column,
+    func,
+    literal_column,
+    select,
+    table,
+)
+from sqlalchemy.sql.expression import BindParameter, bindparam
 
 from app.extensions import db
 
@@ -22,16 +32,23 @@ def _words(text: str) -> list[str]:
     return re.findall(r"\w+", (text or "").lower())[:MAX_WORDS]
 
 
-def ranked(text: str, *, any_word: bool = False) -> Subquery | None:
-    """Ideas matching ``text`` (every word, or ``any_word``), best first; None if no words."""
+def match_text(text: str, dialect: str, *, any_word: bool = False) -> str | None:
+    """The search parameter for ``text`` on this database (None if it has no words)."""
     words = _words(text)
     if not words:
         return None
-    if db.session.get_bind().dialect.name == "postgresql":
-        if any_word:
-            query = func.to_tsquery("english", " | ".join(f"{w}:*" for w in words))
-        else:
-            query = func.to_tsquery("english", " & ".join(f"{w}:*" for w in words))
+    if dialect == "postgresql":
+        return (" | " if any_word else " & ").join(f"{w}:*" for w in words)
+    return (" OR " if any_word else " ").join(f'"{w}"*' for w in words)
+
+
+def ranked_by(dialect: str, param: BindParameter) -> Subquery:
+    """Ideas matching the search parameter ``param`` (see match_text), best first.
+
+    Built around a bound parameter, so callers may build it once and reuse it for any text.
+    """
+    if dialect == "postgresql":
+        query = func.to_tsquery("english", param)
         vector = literal_column("ideas.search_vector")
         return (
             select(
@@ -42,14 +59,21 @@ def ranked(text: str, *, any_word: bool = False) -> Subquery | None:
             .where(vector.op("@@")(query))
             .subquery("ranked")
         )
-    joiner = " OR " if any_word else " "
-    match = joiner.join(f'"{w}"*' for w in words)
     return (
         select(
             _fts.c.rowid.label("idea_id"),
             func.bm25(literal_column("ideas_fts"), 10.0, 1.0).cast(Float).label("rank"),
         )
         .select_from(_fts)
-        .where(literal_column("ideas_fts").op("MATCH")(bindparam("fts_match", match)))
+        .where(literal_column("ideas_fts").op("MATCH")(param))
         .subquery("ranked")
     )
+
+
+def ranked(text: str, *, any_word: bool = False) -> Subquery | None:
+    """Ideas matching ``text`` (every word, or ``any_word``), best first; None if no words."""
+    dialect = db.session.get_bind().dialect.name
+    match = match_text(text, dialect, any_word=any_word)
+    if match is None:
+        return None
+    return ranked_by(dialect, bindparam("search_match", match, type_=String))

@@ -30,14 +30,14 @@ def listing_statement(monkeypatch, **filters):
     captured = []
     original = db.session.execute
 
-    def spy(statement, *args, **kwargs):
-        captured.append(statement)
-        return original(statement, *args, **kwargs)
+    def spy(statement, params=None, *args, **kwargs):
+        captured.append(statement.params(params or {}))
+        return original(statement, params, *args, **kwargs)
 
     monkeypatch.setattr(db.session, "execute", spy)
     services.list_ideas(viewer=None, **filters)
     monkeypatch.undo()
-    return captured[0]
+    return captured[0]  # with its values bound, as the service ran it
 
 
 def full_scans_of(table_name: str, plan: str) -> list[str]:
@@ -74,9 +74,9 @@ def idea_page_statement(monkeypatch, idea_id: int):
     captured = []
     original = db.session.execute
 
-    def spy(statement, *args, **kwargs):
-        captured.append(statement)
-        return original(statement, *args, **kwargs)
+    def spy(statement, params=None, *args, **kwargs):
+        captured.append(statement.params(params or {}))
+        return original(statement, params, *args, **kwargs)
 
     monkeypatch.setattr(db.session, "execute", spy)
     idea, _supported = services.get_idea_to_show(idea_id, viewer=None)

@@ -1,0 +1,132 @@
+"""Idea cards in lists: read as rows, rendered once per worker and never shown stale."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import insert
+
+from app.community import services as community
+from app.database import utcnow
+from app.extensions import db
+from app.i18n import ago
+from app.ideas import services
+from app.ideas.models import Idea, IdeaImage, Tag, idea_tags
+from app.links import idea_links
+from tests.factories import make_category, make_idea, make_member
+
+
+def _tag(idea, name: str) -> None:
+    tag = Tag(name=name)
+    db.session.add(tag)
+    db.session.flush()
+    db.session.execute(insert(idea_tags).values(idea_id=idea.id, tag_id=tag.id))
+
+
+def _picture(idea, n: int, position: int) -> None:
+    db.session.add(
+        IdeaImage(
+            idea_id=idea.id,
+            path=f"ideas/{idea.id}/{n}.webp",
+            content_type="image/webp",
+            width=40 + n,
+            height=30,
+            size=100,
+            position=position,
+        )
+    )
+
+
+def test_cards_carry_what_the_idea_has(db):
+    """Row-built cards hold the same values, in the same order, as the mapped Idea."""
+    category = make_category("Kitchen tools")
+    idea = make_idea(category_id=category.id, vote_count=3, comment_count=2)
+    plain = make_idea()
+    for name in ("zinc", "alpha", "mid"):
+        _tag(idea, name)
+    _picture(idea, 1, position=2)
+    _picture(idea, 2, position=0)
+    db.session.commit()
+
+    cards = {card.id: card for card in services.list_ideas(viewer=None, sort="new").items}
+    card, mapped = cards[idea.id], db.session.get(Idea, idea.id)
+    for field in ("title", "body_html", "status", "vote_count", "comment_count", "created_at"):
+        assert getattr(card, field) == getattr(mapped, field)
+    assert card.author.display_name == mapped.author.display_name
+    assert (card.category.name, card.category.slug) == ("Kitchen tools", category.slug)
+    assert [tag.name for tag in card.tags] == [tag.name for tag in mapped.tags]
+    assert [tag.name for tag in card.tags] == ["alpha", "mid", "zinc"]
+    assert [image.path for image in card.images] == [image.path for image in mapped.images]
+    assert cards[plain.id].category is None
+    assert cards[plain.id].tags == []
+    assert cards[plain.id].images == []
+
+
+def test_a_cached_card_shows_new_support_comments_and_edits(client, db):
+    author = make_member()
+    idea = make_idea(author, title="Folding bike trailer")
+    page = client.get("/ideas").get_data(as_text=True)
+    assert f'data-vote-count="{idea.id}">0<' in page
+    assert "0 comments" in page
+
+    services.cast_vote(idea, voter=make_member())
+    community.post_comment(make_member(), body="I would buy two.", idea=idea)
+    page = client.get("/ideas").get_data(as_text=True)
+    assert f'data-vote-count="{idea.id}">1<' in page
+    assert "1 comment" in page
+
+    services.edit_idea(idea, editor=author, title="Folding cargo trailer", body="Now bigger.")
+    page = client.get("/ideas").get_data(as_text=True)
+    assert "Folding cargo trailer" in page
+    assert "Folding bike trailer" not in page
+    assert "Now bigger." in page
+
+
+def test_cards_for_people_signed_in_show_their_own_support(client, db, login):
+    idea = make_idea()
+    client.get("/ideas")  # cached for people signed out
+    voter = make_member()
+    services.cast_vote(idea, voter=voter)
+    login(voter)
+    page = client.get("/ideas").get_data(as_text=True)
+    assert f"/ideas/{idea.id}/unvote" in page  # their button withdraws, not a login link
+
+
+def test_a_signed_out_button_returns_to_the_list_it_was_on(client, db):
+    idea = make_idea()
+    first = client.get("/ideas?sort=top").get_data(as_text=True)
+    second = client.get("/ideas?sort=new").get_data(as_text=True)
+    assert "next=/ideas?sort%3Dtop" in first.replace("&amp;", "&")
+    assert "next=/ideas?sort%3Dnew" in second.replace("&amp;", "&")
+    assert f'id="vote-{idea.id}"' in second
+
+
+def test_links_follow_the_path_the_site_is_served_under(app):
+    with app.test_request_context("/ideas", base_url="http://localhost/community"):
+        assert idea_links().page(7) == "/community/ideas/7"
+    with app.test_request_context("/ideas"):
+        assert idea_links().page(7) == "/ideas/7"
+
+
+@pytest.mark.parametrize(
+    ("offset", "expected"),
+    [
+        (timedelta(seconds=-20), "just now"),
+        (timedelta(minutes=-3, seconds=-10), "3 minutes ago"),
+        (timedelta(hours=-5), "5 hours ago"),
+        (timedelta(days=2, minutes=1), "in 2 days"),
+    ],
+)
+def test_relative_times_read_naturally(app, offset, expected):
+    with app.test_request_context("/"):
+        assert ago(utcnow() + offset) == expected
+
+
+def test_reading_signed_out_sets_no_cookie(client, db):
+    """No form to show, no session: pages for people signed out carry no CSRF token."""
+    make_idea()
+    for path in ("/", "/ideas", "/api/v1/ideas"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert "Set-Cookie" not in response.headers, path
