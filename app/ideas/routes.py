@@ -26,6 +26,7 @@ from app.accounts.permissions import (
 from app.database import utcnow
 from app.errors import DomainError
 from app.extensions import db
+from app.i18n import ago
 from app.ideas import services
 from app.ideas.forms import (
     CategoryForm,
@@ -42,6 +43,33 @@ from app.web import safe_next, show_form_errors
 
 bp = Blueprint("ideas", __name__, template_folder="templates")
 bp.add_app_template_global(idea_links, "idea_links")
+
+
+@bp.app_template_global()
+def card_key(card: services.IdeaCard) -> str:
+    """Everything an idea card shows, its support button's count and status included: the key
+    under which it is kept rendered, so any change to what it shows makes a new entry."""
+    return repr(
+        (
+            card.id,
+            card.status,
+            card.title,
+            card.updated_at,
+            card.author.display_name,
+            card.category,
+            card.comment_count,
+            card.vote_count,
+            card.tags,
+            card.images,
+            ago(card.created_at),
+        )
+    )
+
+
+@bp.app_template_global()
+def cards_key(cards: list[services.IdeaCard]) -> str:
+    return "|".join(card_key(card) for card in cards)
+
 
 FILTERS = ("sort", "q", "category", "tag", "status", "challenge")
 
