@@ -406,3 +406,37 @@ def test_deleting_a_category_drops_its_follows(db):
     services.follow(fan, "category", category.id)
     ideas_services.delete_category(category, actor=make_member(roles=("admin",)))
     assert db.session.scalar(select(func.count()).select_from(Follow)) == 0
+
+
+def test_mentioned_names_are_found_by_index(db):
+    """A mention looks people up by lower(display_name): an index, not a walk of every person."""
+    from sqlalchemy import insert, text
+
+    from app.accounts.models import User
+    from tests.ideas.test_indexes import full_scans_of, plan_of
+
+    db.session.execute(
+        insert(User),
+        [
+            {"email": f"p{n}@example.com", "display_name": f"Person {n}", "password_hash": "x"}
+            for n in range(300)
+        ],
+    )
+    db.session.commit()
+    db.session.execute(text("ANALYZE"))
+    captured = []
+    original = db.session.scalars
+
+    def spy(statement, *args, **kwargs):
+        captured.append(statement)
+        return original(statement, *args, **kwargs)
+
+    db.session.scalars = spy
+    try:
+        [found] = services.find_mentions("Thanks @Person 12!")
+    finally:
+        del db.session.scalars
+    assert found.display_name == "Person 12"
+    plan = plan_of(captured[0])
+    assert full_scans_of("users", plan) == [], plan
+    assert "INDEX" in plan.upper(), plan  # SQLite: USING INDEX; PostgreSQL: Index Scan
