@@ -319,22 +319,52 @@ def _check_voting_open(idea: Idea, now: datetime) -> None:
             raise VotingClosed(_("The challenge “%(title)s” is closed.", title=challenge.title))
 
 
-def _change_support(idea: Idea, *, delta: int, recent_delta: int) -> int:
-    """Move the stored counters by ``delta`` in SQL and refresh the hot score with them, in one
-    statement (the score is hot_score() in SQL: SET sees the row as it was); the new count."""
+@functools.lru_cache(maxsize=2)
+def _support_statements(dialect: str) -> dict:
+    """The statements of a vote and its withdrawal, built once per database (building them cost
+    about as much as running them)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    idea_id = bindparam("idea_id", type_=Integer)
+    voter_id = bindparam("voter_id", type_=Integer)
+    delta = bindparam("delta", type_=Integer)
     new_count = Idea.vote_count + delta
-    age = (idea.created_at.timestamp() - HOT_EPOCH) / HOT_TIME_SCALE
     support = func.log10(cast(case((new_count > 1, new_count), else_=1), Float))
-    new_count = db.session.execute(
-        update(Idea)
-        .where(Idea.id == idea.id)
+    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+    return {
+        "insert": insert_(Vote)
+        .values(idea_id=idea_id, voter_id=voter_id, created_at=bindparam("now"))
+        .on_conflict_do_nothing(index_elements=["idea_id", "voter_id"])
+        .returning(Vote.id),
+        "delete": delete(Vote)
+        .where(Vote.idea_id == idea_id, Vote.voter_id == voter_id)
+        .returning(Vote.created_at),
+        "count": select(Idea.vote_count).where(Idea.id == idea_id),
+        # The score is hot_score() in SQL (SET sees the row as it was): one statement.
+        "move": update(Idea)
+        .where(Idea.id == idea_id)
         .values(
             vote_count=new_count,
-            recent_vote_count=Idea.recent_vote_count + recent_delta,
-            hot_score=support + age,
+            recent_vote_count=Idea.recent_vote_count + bindparam("recent_delta", type_=Integer),
+            hot_score=support + bindparam("age", type_=Float),
         )
         .returning(Idea.vote_count)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
+    }
+
+
+def _statements() -> dict:
+    return _support_statements(db.session.get_bind().dialect.name)
+
+
+def _change_support(idea: Idea, *, delta: int, recent_delta: int) -> int:
+    """Move the stored counters by ``delta`` in SQL and refresh the hot score with them, in one
+    statement; the new count."""
+    age = (idea.created_at.timestamp() - HOT_EPOCH) / HOT_TIME_SCALE
+    new_count = db.session.execute(
+        _statements()["move"],
+        {"idea_id": idea.id, "delta": delta, "recent_delta": recent_delta, "age": age},
     ).scalar_one()
     db.session.expire(idea, ["vote_count", "recent_vote_count", "hot_score"])
     return new_count
@@ -347,14 +377,12 @@ def cast_vote(idea: Idea, *, voter: User) -> Support:
         raise Forbidden(_("You cannot support your own idea."), code="own_idea")
     now = utcnow()
     _check_voting_open(idea, now)
+    statements = _statements()
     inserted = db.session.execute(
-        upsert(Vote)
-        .values(idea_id=idea.id, voter_id=voter.id, created_at=now)
-        .on_conflict_do_nothing(index_elements=["idea_id", "voter_id"])
-        .returning(Vote.id)
+        statements["insert"], {"idea_id": idea.id, "voter_id": voter.id, "now": now}
     ).first()
     if inserted is None:
-        count = db.session.scalar(select(Idea.vote_count).where(Idea.id == idea.id))
+        count = db.session.scalar(statements["count"], {"idea_id": idea.id})
         db.session.commit()
         return Support(count, True)
     count = _change_support(idea, delta=1, recent_delta=1)
@@ -369,13 +397,12 @@ def withdraw_vote(idea: Idea, *, voter: User) -> Support:
     """Withdraw support. Withdrawing support one does not give is a no-op."""
     ensure(signed_in(voter), _("Log in to support ideas."))
     _check_voting_open(idea, utcnow())
+    statements = _statements()
     removed = db.session.execute(
-        delete(Vote)
-        .where(Vote.idea_id == idea.id, Vote.voter_id == voter.id)
-        .returning(Vote.created_at)
+        statements["delete"], {"idea_id": idea.id, "voter_id": voter.id}
     ).first()
     if removed is None:
-        count = db.session.scalar(select(Idea.vote_count).where(Idea.id == idea.id))
+        count = db.session.scalar(statements["count"], {"idea_id": idea.id})
         db.session.commit()
         return Support(count, False)
     recent = 1 if utcnow() - removed.created_at <= RECENT_WINDOW else 0
