@@ -42,32 +42,31 @@ def match_text(text: str, dialect: str, *, any_word: bool = False) -> str | None
     return (" OR " if any_word else " ").join(f'"{w}"*' for w in words)
 
 
-def ranked_by(dialect: str, param: BindParameter) -> Subquery:
-    """Ideas matching the search parameter ``param`` (see match_text), best first.
+def ranked_by(dialect: str, param: BindParameter, cap: BindParameter | None = None) -> Subquery:
+    """Ideas matching the search parameter ``param`` (see match_text); lower rank = better.
 
-    Built around a bound parameter, so callers may build it once and reuse it for any text.
+    With ``cap``, only that many best matches. Built around bound parameters, so callers may
+    build it once and reuse it for any text.
     """
     if dialect == "postgresql":
         query = func.to_tsquery("english", param)
         vector = literal_column("ideas.search_vector")
-        return (
-            select(
-                literal_column("ideas.id", Integer).label("idea_id"),
-                (-func.ts_rank_cd(vector, query)).cast(Float).label("rank"),
-            )
+        rank = (-func.ts_rank_cd(vector, query)).cast(Float)
+        stmt = (
+            select(literal_column("ideas.id", Integer).label("idea_id"), rank.label("rank"))
             .select_from(table("ideas"))
             .where(vector.op("@@")(query))
-            .subquery("ranked")
         )
-    return (
-        select(
-            _fts.c.rowid.label("idea_id"),
-            func.bm25(literal_column("ideas_fts"), 10.0, 1.0).cast(Float).label("rank"),
+    else:
+        rank = func.bm25(literal_column("ideas_fts"), 10.0, 1.0).cast(Float)
+        stmt = (
+            select(_fts.c.rowid.label("idea_id"), rank.label("rank"))
+            .select_from(_fts)
+            .where(literal_column("ideas_fts").op("MATCH")(param))
         )
-        .select_from(_fts)
-        .where(literal_column("ideas_fts").op("MATCH")(param))
-        .subquery("ranked")
-    )
+    if cap is not None:
+        stmt = stmt.order_by(rank).limit(cap)
+    return stmt.subquery("ranked")
 
 
 def ranked(text: str, *, any_word: bool = False) -> Subquery | None:

@@ -130,3 +130,21 @@ def test_reading_signed_out_sets_no_cookie(client, db):
         response = client.get(path)
         assert response.status_code == 200
         assert "Set-Cookie" not in response.headers, path
+
+
+def test_a_search_ranks_among_its_best_matches_without_losing_any(db, monkeypatch):
+    """The best matches are ranked first (SEARCH_SLACK beyond the page); ideas hidden from the
+    list among them must not cost the page its rows, nor the last page its tail."""
+    monkeypatch.setattr(services, "SEARCH_SLACK", 0)
+    best = [make_idea(title=f"Kettle kettle kettle {n}", status="pending") for n in range(4)]
+    shown = [make_idea(title=f"Kettle lid {n}", body="A kettle.") for n in range(3)]
+    first = services.list_ideas(viewer=None, q="kettle", per_page=2)
+    second = services.list_ideas(viewer=None, q="kettle", per_page=2, page=2)
+    listed = [card.id for card in first.items + second.items]
+    assert sorted(listed) == sorted(idea.id for idea in shown)
+    assert not {idea.id for idea in best} & set(listed)
+    assert first.has_next
+    assert not second.has_next
+    monkeypatch.setattr(services, "SEARCH_SLACK", 1000)
+    everything = services.list_ideas(viewer=None, q="kettle", per_page=10)
+    assert [card.id for card in everything.items] == listed
