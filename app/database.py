@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import math
+import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -11,6 +14,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
 from sqlalchemy.types import TypeDecorator
 
 _write_intent: ContextVar[bool] = ContextVar("cocreate_write_intent", default=False)
@@ -107,6 +111,9 @@ def _on_connect(dbapi_connection, connection_record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={int(_sqlite_busy_timeout_ms)}")
     cursor.execute("PRAGMA foreign_keys=ON")
+    path = _writer_lock_path(dbapi_connection)
+    if path:
+        connection_record.info["writer_lock_fd"] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:  # the hot score moves in SQL; SQLite has log10 only when built with its math functions
         cursor.execute("SELECT log10(10)")
     except sqlite3.OperationalError:
@@ -114,11 +121,81 @@ def _on_connect(dbapi_connection, connection_record) -> None:
     cursor.close()
 
 
+# Writers take turns through a lock file beside the database before SQLite's own write lock.
+# SQLite's busy handler makes a waiting writer sleep 1, 2, 5 … 100 ms between tries, and the
+# process that just committed usually takes the lock again before the sleeper wakes: with
+# several workers, a few writes waited hundreds of milliseconds. A waiter here polls every half
+# millisecond instead, so the lock passes to whoever waited as soon as it is free.
+_WRITER_POLL_S = 0.0005
+
+
+def _writer_lock_path(dbapi_connection) -> str | None:
+    for _seq, name, path in dbapi_connection.execute("PRAGMA database_list"):
+        if name == "main":
+            return f"{path}-writer.lock" if path else None  # "" for in-memory databases
+    return None
+
+
+def _take_writer_turn(info: dict) -> None:
+    fd = info.get("writer_lock_fd")
+    if fd is None or info.get("writer_turn"):
+        return
+    deadline = time.monotonic() + _sqlite_busy_timeout_ms / 1000
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return  # SQLite's own lock and busy timeout still decide
+            time.sleep(_WRITER_POLL_S)
+            continue
+        info["writer_turn"] = True
+        return
+
+
+def _end_writer_turn(info: dict) -> None:
+    if info.pop("writer_turn", False):
+        fcntl.flock(info["writer_lock_fd"], fcntl.LOCK_UN)
+
+
+@event.listens_for(Pool, "checkin")
+def _on_checkin(dbapi_connection, connection_record) -> None:
+    # A transaction ended by the pool's reset (not through a Connection) ends its turn too.
+    if connection_record is not None:
+        _end_writer_turn(connection_record.info)
+
+
+@event.listens_for(Pool, "close")
+def _on_close(dbapi_connection, connection_record) -> None:
+    fd = connection_record.info.pop("writer_lock_fd", None)
+    if fd is not None:
+        connection_record.info.pop("writer_turn", None)
+        os.close(fd)  # closing the descriptor also drops its lock
+
+
 @event.listens_for(Engine, "begin")
 def _on_begin(conn) -> None:
     if conn.dialect.name != "sqlite":
         return
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
+    if _write_intent.get():
+        _take_writer_turn(conn.connection.info)
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
+
+
+@event.listens_for(Engine, "commit")
+def _on_commit(conn) -> None:
+    if conn.dialect.name == "sqlite":
+        # Before the COMMIT itself: the next writer's BEGIN IMMEDIATE then waits a moment in
+        # SQLite's busy handler, which is short while the commit runs.
+        _end_writer_turn(conn.connection.info)
+
+
+@event.listens_for(Engine, "rollback")
+def _on_rollback(conn) -> None:
+    if conn.dialect.name == "sqlite":
+        _end_writer_turn(conn.connection.info)
 
 
 def on_commit(session, callback) -> None:
