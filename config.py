@@ -115,6 +115,8 @@ class Config:
         )
     }
     REWARD_ROYALTY_CENTS_PER_POINT = _env_int("REWARD_ROYALTY_CENTS_PER_POINT", 100)
+    # The first this many backers of an offering earn the "Early backer" badge.
+    REWARD_EARLY_BACKERS = _env_int("REWARD_EARLY_BACKERS", 10)
     # Uploaded images live here, outside the code tree (None: instance/media).
     MEDIA_ROOT = os.environ.get("MEDIA_ROOT") or None
 

@@ -28,6 +28,11 @@ BADGES = {
         Badge("adopted_creator", _l("Adopted creator"), _l("An idea was adopted.")),
         Badge("challenge_winner", _l("Challenge winner"), _l("Won a challenge.")),
         Badge(
+            "early_backer",
+            _l("Early backer"),
+            _l("Among the first to pre-order a product made from an idea."),
+        ),
+        Badge(
             "conversationalist",
             _l("Conversationalist"),
             _l("Joined ten conversations on others' ideas."),

@@ -6,6 +6,7 @@ names the key it undoes. No points for acting on one's own content.
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_babel import gettext as _
 
 from app.community import services as community
@@ -92,6 +93,11 @@ def _production_request_created(request, **extra) -> None:
     )
 
 
+def _preorder_placed(preorder, **extra) -> None:
+    if 1 <= preorder.backer_number <= current_app.config["REWARD_EARLY_BACKERS"]:
+        badges.award(preorder.user_id, "early_backer")
+
+
 def _redemption_decided(redemption, *, actor, **extra) -> None:
     name = redemption.item.name
     if redemption.status == "fulfilled":
@@ -146,5 +152,6 @@ def connect() -> None:
     community_events.comment_posted.connect(_comment_posted)
     community_events.comment_deleted.connect(_comment_deleted)
     production.production_request_created.connect(_production_request_created)
+    production.preorder_placed.connect(_preorder_placed)
     events.redemption_decided.connect(_redemption_decided)
     events.points_granted.connect(_points_granted)

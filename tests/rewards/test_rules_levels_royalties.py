@@ -482,3 +482,29 @@ def test_a_garbled_stock_seen_never_breaks_the_item_form(client, db, login, seen
     )
     assert response.status_code == 302
     assert services.get_item(item.id).stock == 7
+
+
+# --- early backers --------------------------------------------------------------------------
+
+
+def preorder(n: int, user_id: int, backer_number: int) -> SimpleNamespace:
+    return SimpleNamespace(id=n, user_id=user_id, offering_id=3, backer_number=backer_number)
+
+
+def test_the_first_backers_of_an_offering_earn_the_early_backer_badge(app, db, monkeypatch):
+    from app.production.events import preorder_placed
+    from app.rewards import badges
+
+    monkeypatch.setitem(app.config, "REWARD_EARLY_BACKERS", 2)
+    first, second, third = make_member(), make_member(), make_member()
+    for n, person in enumerate((first, second, third), start=1):
+        preorder_placed.send(preorder(n, person.id, n))
+    preorder_placed.send(preorder(1, first.id, 1))  # delivered twice: one badge
+    db.session.commit()
+
+    def codes(person) -> list[str]:
+        return [badge.code for badge, _when in badges.badges_of(person.id)]
+
+    assert codes(first) == ["early_backer"]
+    assert codes(second) == ["early_backer"]
+    assert codes(third) == []
