@@ -96,6 +96,10 @@ def register_features(app: Flask) -> None:
     community.init_app(app)
     rewards.init_app(app)
     api.init_app(app)
+    # After the API has set the request's user from its token.
+    from app.accounts.permissions import refuse_contributions_while_suspended
+
+    app.before_request(refuse_contributions_while_suspended)
     demo.init_app(app)
     from app.mail import cli as mail_cli
 

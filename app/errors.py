@@ -7,6 +7,8 @@ page otherwise. A 500 rolls the session back and is logged.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from flask import Flask, current_app, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_limiter.errors import RateLimitExceeded
@@ -89,7 +91,11 @@ def _render(status: int, code: str, message: str, fields: dict | None = None):
             response.headers["WWW-Authenticate"] = 'Bearer realm="cocreate"'
         return response
     template = f"errors/{status}.html" if status in (403, 404, 429, 500) else "errors/error.html"
-    return render_template(template, status=status, message=message), status
+    response = make_response(render_template(template, status=status, message=message), status)
+    if request.headers.get("HX-Request"):
+        # htmx does not swap a whole error page in; the page's script announces this instead.
+        response.headers["X-Error-Message"] = quote(message)
+    return response
 
 
 def handle_http_exception(error: HTTPException):

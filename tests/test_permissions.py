@@ -91,6 +91,11 @@ class World:
         )
 
     @cached_property
+    def customer(self) -> User:
+        """A customer who is not the caller (moderators may suspend them)."""
+        return make_member()
+
+    @cached_property
     def staff(self) -> User:
         """Sets up categories and challenges; never the caller."""
         return make_member(roles=(ADMIN, PRODUCT))
@@ -223,7 +228,16 @@ EXPECTED: dict[tuple[str, str], Call] = {
         url=lambda world: f"/account/tokens/{world.spare_token_id}/revoke",
     ),
     # --- administration ---
-    ("GET", "/admin/users"): Call(admins(200, anonymous=LOGIN)),
+    ("GET", "/admin/users"): Call(only(MODERATORS, 200, anonymous=LOGIN)),
+    ("POST", "/admin/users/<int:user_id>/suspension"): Call(
+        only(MODERATORS, "302 /admin/users", anonymous=LOGIN),
+        url=lambda world: f"/admin/users/{world.customer.id}/suspension",
+        data={"reason": "Adverts in every comment"},
+    ),
+    ("POST", "/admin/users/<int:user_id>/suspension/lift"): Call(
+        only(MODERATORS, "302 /admin/users", anonymous=LOGIN),
+        url=lambda world: f"/admin/users/{world.customer.id}/suspension/lift",
+    ),
     ("GET", "/admin/outbox"): Call(admins(200, anonymous=LOGIN)),
     ("POST", "/admin/users/<int:user_id>/roles/<role>/<any(grant, revoke):action>"): Call(
         admins("302 /admin/users", anonymous=LOGIN),
@@ -354,6 +368,15 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ),
     ("DELETE", "/api/v1/users/<int:user_id>/roles/<any(moderator, product, admin):role>"): Call(
         admins(200, anonymous=401), url=lambda w: f"/api/v1/users/{w.target.id}/roles/moderator"
+    ),
+    ("POST", "/api/v1/users/<int:user_id>/suspension"): Call(
+        only(MODERATORS, 200, anonymous=401),
+        url=lambda w: f"/api/v1/users/{w.customer.id}/suspension",
+        data={"reason": "Adverts in every comment"},
+    ),
+    ("DELETE", "/api/v1/users/<int:user_id>/suspension"): Call(
+        only(MODERATORS, 200, anonymous=401),
+        url=lambda w: f"/api/v1/users/{w.customer.id}/suspension",
     ),
     # --- the JSON API: ideas ---
     ("GET", "/api/v1/categories"): Call(everyone(200)),

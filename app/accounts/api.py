@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from flask import current_app
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -10,7 +12,12 @@ from marshmallow import fields, validate
 
 from app.accounts import services
 from app.accounts.models import ROLES
-from app.accounts.permissions import can_manage_roles, permission_required, signed_in
+from app.accounts.permissions import (
+    can_manage_roles,
+    can_suspend_people,
+    permission_required,
+    signed_in,
+)
 from app.api.errors import ErrorSchema
 from app.api.schemas import OrderedSchema
 from app.errors import Unauthorized
@@ -184,3 +191,63 @@ def revoke_role(user_id: int, role: str):
     user = services.get_user(user_id)
     services.revoke_role(user, role, actor=current_user)
     return _roles_of(user)
+
+
+class SuspendSchema(OrderedSchema):
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=services.SUSPENSION_REASON_MAX),
+        metadata={"description": "Why, shown to the person."},
+    )
+    until = fields.AwareDateTime(
+        load_default=None,
+        allow_none=True,
+        default_timezone=UTC,
+        metadata={"description": "When it ends (UTC when no offset is given); none: until lifted."},
+    )
+
+
+class SuspensionSchema(OrderedSchema):
+    id = fields.Integer(required=True)
+    display_name = fields.String(required=True)
+    suspended = fields.Boolean(required=True)
+    suspended_at = fields.DateTime(allow_none=True, required=True)
+    suspended_until = fields.DateTime(
+        allow_none=True, required=True, metadata={"description": "None: until lifted."}
+    )
+    reason = fields.String(allow_none=True, required=True)
+
+
+def _suspension_of(user) -> dict:
+    suspended = user.is_suspended
+    return {
+        "id": user.id,
+        "display_name": user.display_name,
+        "suspended": suspended,
+        "suspended_at": user.suspended_at if suspended else None,
+        "suspended_until": user.suspended_until if suspended else None,
+        "reason": user.suspension_reason if suspended else None,
+    }
+
+
+@blp.post("/users/<int:user_id>/suspension")
+@blp.arguments(SuspendSchema)
+@blp.response(200, SuspensionSchema)
+@permission_required(can_suspend_people)
+def suspend(data: dict, user_id: int):
+    """Suspend a person (moderators and admins; only admins suspend staff). They can still
+    sign in and read, but not post, vote, comment or redeem, and they earn no points.
+    Suspending again changes the reason and the end."""
+    user = services.get_user(user_id)
+    services.suspend(user, actor=current_user, reason=data["reason"], until=data["until"])
+    return _suspension_of(user)
+
+
+@blp.delete("/users/<int:user_id>/suspension")
+@blp.response(200, SuspensionSchema)
+@permission_required(can_suspend_people)
+def unsuspend(user_id: int):
+    """Lift a suspension (a no-op when there is none)."""
+    user = services.get_user(user_id)
+    services.unsuspend(user, actor=current_user)
+    return _suspension_of(user)

@@ -2,8 +2,16 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    PasswordField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 PASSWORD_RULE = Length(min=10, max=1024, message=_l("Use at least 10 characters."))
 
@@ -87,3 +95,18 @@ class LazyActionForm:
         if self._form is None:
             self._form = ActionForm()
         return getattr(self._form, name)
+
+
+class SuspendForm(FlaskForm):
+    """Suspend a person: why (shown to them) and, optionally, until when."""
+
+    reason = TextAreaField(
+        _l("Reason"),
+        validators=[DataRequired(_l("Say why.")), Length(max=500)],
+        description=_l("Shown to the person, so they know what to change."),
+    )
+    until = DateField(
+        _l("Until"),
+        validators=[Optional()],
+        description=_l("The end of the day it ends (UTC). Leave empty: until lifted."),
+    )

@@ -35,6 +35,13 @@ class User(UserMixin, db.Model):
     # Kept exact in SQL by app.community.services (+1 with each notification, -n when n are
     # marked read, in the same transaction), so the bell on every page costs no query.
     unread_notifications: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Suspended by a moderator or an admin: since when, until when (None: until lifted), why.
+    # A suspended person reads and manages their account but contributes nothing and earns
+    # nothing (see is_suspended and app.accounts.services.suspend).
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    suspended_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    suspension_reason: Mapped[str | None] = mapped_column(String(500))
+    suspended_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     # Loaded with the signed-in user (see services.load_user_from_session); authors shown in
     # lists do not need them.
@@ -50,6 +57,13 @@ class User(UserMixin, db.Model):
     @property
     def roles(self) -> frozenset[str]:
         return frozenset({CUSTOMER, *(grant.role for grant in self.granted_roles)})
+
+    @property
+    def is_suspended(self) -> bool:
+        """Suspended now: a suspension that ran out needs no job to end it."""
+        if self.suspended_at is None:
+            return False
+        return self.suspended_until is None or self.suspended_until > utcnow()
 
     @property
     def is_verified(self) -> bool:

@@ -46,6 +46,18 @@ def can_manage_roles(user) -> bool:
     return is_admin(user)
 
 
+def can_suspend_people(user) -> bool:
+    """Moderators and admins suspend people who abuse the community (see can_suspend)."""
+    return can_moderate(user)
+
+
+def can_suspend(actor, target) -> bool:
+    """Moderators suspend customers; only admins suspend staff; nobody suspends themselves."""
+    if not can_suspend_people(actor) or actor.id == target.id:
+        return False
+    return is_admin(actor) or not is_staff(target)
+
+
 def can_read_outbox(user) -> bool:
     return is_admin(user)
 
@@ -81,3 +93,54 @@ def permission_required(predicate: Predicate) -> Callable:
 
 def signed_in(user) -> bool:
     return bool(user and user.is_authenticated)
+
+
+# What a suspended person may still do: manage their own account and what reaches them.
+WHILE_SUSPENDED = frozenset(
+    {
+        "accounts.login",
+        "accounts.logout",
+        "accounts.register",
+        "accounts.forgot_password",
+        "accounts.reset_password",
+        "accounts.change_password",
+        "accounts.resend_verification",
+        "accounts.create_token",
+        "accounts.revoke_token",
+        "accounts_api.create_token",
+        "accounts_api.revoke_token",
+        "accounts_api.register",
+        "community.notification_settings",
+        "community.mark_read",
+        "community_api.mark_read",
+        "community_api.unfollow",
+        "rewards.cancel",
+    }
+)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def refuse_contributions_while_suspended() -> None:
+    """Before every request that changes something: a suspended person is refused, with why
+    and until when (a page or ``{"error": {"code": "suspended"}}`` with 403)."""
+    if request.method in SAFE_METHODS or request.endpoint in WHILE_SUSPENDED:
+        return
+    user = current_user
+    if not user.is_authenticated or not user.is_suspended:
+        return
+    from flask_babel import format_datetime
+
+    if user.suspended_until is None:
+        message = _(
+            "Your account is suspended: %(reason)s. You can read, but not post, vote or "
+            "comment until a moderator lifts it.",
+            reason=user.suspension_reason,
+        )
+    else:
+        message = _(
+            "Your account is suspended until %(until)s: %(reason)s. You can read, but not post, "
+            "vote or comment until then.",
+            until=format_datetime(user.suspended_until, "medium"),
+            reason=user.suspension_reason,
+        )
+    raise Forbidden(message, code="suspended")

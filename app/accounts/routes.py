@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
+
 from flask import (
     Blueprint,
     current_app,
@@ -21,11 +23,17 @@ from app.accounts.forms import (
     ProfileForm,
     RegisterForm,
     ResetPasswordForm,
+    SuspendForm,
     TokenForm,
 )
 from app.accounts.models import GRANTED_ROLES
-from app.accounts.permissions import can_manage_roles, can_read_outbox, permission_required
-from app.errors import DomainError
+from app.accounts.permissions import (
+    can_manage_roles,
+    can_read_outbox,
+    can_suspend_people,
+    permission_required,
+)
+from app.errors import DomainError, Forbidden
 from app.extensions import db, limiter
 from app.mail.services import recent_mail
 from app.web import safe_next, show_form_errors, writes_on_get
@@ -261,7 +269,7 @@ def revoke_token(token_id: int):
 
 
 @bp.get("/admin/users")
-@permission_required(can_manage_roles)
+@permission_required(can_suspend_people)
 def admin_users():
     query = request.args.get("q", "").strip()
     users = services.search_people(query, page=request.args.get("page", 1, type=int))
@@ -271,7 +279,64 @@ def admin_users():
         query=query,
         roles=GRANTED_ROLES,
         action_form=ActionForm(),
+        suspend_form=SuspendForm(formdata=None),
     )
+
+
+def _person_row(user, *, error=None, form=None):
+    """After a change: the person's row alone (htmx), or back to the page with a message."""
+    status = error.status if error else (422 if form is not None and form.errors else 200)
+    if request.headers.get("HX-Request"):
+        return render_template(
+            "accounts/_user_row.html",
+            user=user,
+            roles=GRANTED_ROLES,
+            action_form=ActionForm(),
+            suspend_form=form or SuspendForm(formdata=None),
+            error=error,
+        ), status
+    if error:
+        flash(error.message, "danger")
+    elif form is not None and form.errors:
+        for name, messages in form.errors.items():
+            flash(f"{form[name].label.text}: {messages[0]}", "danger")
+    return redirect(url_for("accounts.admin_users", q=request.args.get("q", "")))
+
+
+@bp.post("/admin/users/<int:user_id>/suspension")
+@permission_required(can_suspend_people)
+def suspend(user_id: int):
+    user = services.get_user(user_id)
+    form = SuspendForm()
+    if not form.validate_on_submit():
+        return _person_row(user, form=form)
+    until = None
+    if form.until.data:
+        until = datetime.combine(form.until.data, time(23, 59, 59), tzinfo=UTC)
+    try:
+        services.suspend(user, actor=current_user, reason=form.reason.data, until=until)
+    except DomainError as exc:
+        db.session.rollback()
+        return _person_row(user, error=exc, form=form)
+    if not request.headers.get("HX-Request"):
+        flash(_("%(name)s is suspended.", name=user.display_name), "success")
+    return _person_row(user)
+
+
+@bp.post("/admin/users/<int:user_id>/suspension/lift")
+@permission_required(can_suspend_people)
+def unsuspend(user_id: int):
+    user = services.get_user(user_id)
+    if not ActionForm().validate_on_submit():
+        return _person_row(user, error=Forbidden(_("This form has expired. Reload and try again.")))
+    try:
+        services.unsuspend(user, actor=current_user)
+    except DomainError as exc:
+        db.session.rollback()
+        return _person_row(user, error=exc)
+    if not request.headers.get("HX-Request"):
+        flash(_("The suspension of %(name)s is lifted.", name=user.display_name), "success")
+    return _person_row(user)
 
 
 @bp.post("/admin/users/<int:user_id>/roles/<role>/<any(grant, revoke):action>")
@@ -288,19 +353,9 @@ def change_role(user_id: int, role: str, action: str):
         except DomainError as exc:
             db.session.rollback()
             error = exc
-    if request.headers.get("HX-Request"):
-        return render_template(
-            "accounts/_user_row.html",
-            user=user,
-            roles=GRANTED_ROLES,
-            action_form=ActionForm(),
-            error=error,
-        ), (error.status if error else 200)
-    if error:
-        flash(error.message, "danger")
-    else:
+    if not error and not request.headers.get("HX-Request"):
         flash(_("Roles of %(name)s updated.", name=user.display_name), "success")
-    return redirect(url_for("accounts.admin_users", q=request.args.get("q", "")))
+    return _person_row(user, error=error)
 
 
 @bp.get("/admin/outbox")

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from email_validator import EmailNotValidError, validate_email
@@ -22,7 +23,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from app.accounts import events
 from app.accounts.models import ADMIN, CUSTOMER, GRANTED_ROLES, ROLES, ApiToken, User, UserRole
 from app.accounts.passwords import hash_password, needs_rehash, verify_password
-from app.accounts.permissions import can_manage_roles, ensure
+from app.accounts.permissions import can_manage_roles, can_suspend, ensure
 from app.database import release_write_lock, utcnow, write_transaction
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
@@ -366,6 +367,74 @@ def ensure_user(*, email: str, password: str, role: str, display_name: str | Non
     for missing in wanted - user.roles:
         user.granted_roles.append(UserRole(role=missing))
     db.session.commit()
+    return user
+
+
+# --- suspension -----------------------------------------------------------------------------
+
+SUSPENSION_REASON_MAX = 500
+audit = logging.getLogger("cocreate.audit")
+
+
+def suspend(user: User, *, actor: User, reason: str, until: datetime | None = None) -> User:
+    """Suspend ``user`` until ``until`` (None: until lifted), saying why; suspending again
+    changes the reason and the end. The person can still sign in, read and manage their own
+    account; every contribution is refused (app.web) and nothing earns them points."""
+    ensure(
+        can_suspend(actor, user),
+        _("You cannot suspend yourself.")
+        if actor.id == user.id
+        else _("Only admins can suspend staff."),
+    )
+    reason = (reason or "").strip()
+    errors: dict[str, list[str]] = {}
+    if not reason:
+        errors["reason"] = [_("Say why, so the person knows what to change.")]
+    elif len(reason) > SUSPENSION_REASON_MAX:
+        errors["reason"] = [
+            _("At most %(max)d characters.", max=SUSPENSION_REASON_MAX),
+        ]
+    now = utcnow()
+    if until is not None:
+        if until.tzinfo is None:
+            until = until.replace(tzinfo=UTC)
+        if until <= now:
+            errors["until"] = [_("Pick a moment in the future, or none to suspend until lifted.")]
+        elif until.year > 9000:
+            errors["until"] = [_("Pick a date before the year 9000.")]
+    if errors:
+        raise ValidationFailed(next(iter(errors.values()))[0], fields=errors)
+    user.suspended_at = now
+    user.suspended_until = until
+    user.suspension_reason = reason
+    user.suspended_by_id = actor.id
+    db.session.flush()
+    events.user_suspended.send(user, actor=actor, reason=reason, until=until)
+    db.session.commit()
+    audit.info(
+        "suspension: %s (%s) suspended person %s until %s: %s",
+        actor.id,
+        actor.email,
+        user.id,
+        until.isoformat() if until else "lifted",
+        reason,
+    )
+    return user
+
+
+def unsuspend(user: User, *, actor: User) -> User:
+    """Lift the suspension (a no-op when there is none)."""
+    ensure(can_suspend(actor, user), _("You cannot lift this suspension."))
+    if user.suspended_at is None:
+        return user
+    user.suspended_at = user.suspended_until = user.suspension_reason = None
+    user.suspended_by_id = None
+    db.session.flush()
+    events.user_unsuspended.send(user, actor=actor)
+    db.session.commit()
+    audit.info(
+        "suspension: %s (%s) lifted the suspension of person %s", actor.id, actor.email, user.id
+    )
     return user
 
 

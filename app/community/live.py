@@ -22,7 +22,7 @@ from flask_socketio import join_room, leave_room, rooms
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from app.accounts.events import password_changed
+from app.accounts.events import password_changed, user_suspended
 from app.community import events as community
 from app.database import on_commit
 from app.extensions import db, socketio
@@ -63,7 +63,8 @@ def _emit_after_commit(
 
 
 def _on_connect(auth=None):
-    if current_user.is_authenticated:
+    # A suspended person still reads pages, but private events stop (see _suspended).
+    if current_user.is_authenticated and not current_user.is_suspended:
         join_room(user_room(current_user.id))
     return True
 
@@ -226,6 +227,13 @@ def _password_changed(user, **extra) -> None:
     on_commit(db.session, lambda: _close_private_room(user_id))
 
 
+def _suspended(user, **extra) -> None:
+    """Suspended: once committed, their sockets leave the private room, and do not join it
+    again while the suspension lasts."""
+    user_id = user.id
+    on_commit(db.session, lambda: _close_private_room(user_id))
+
+
 _session_hooks_installed = False
 
 
@@ -249,4 +257,5 @@ def init_app() -> None:
     community.notification_created.connect(_notification_created)
     user_logged_out.connect(_signed_out)
     password_changed.connect(_password_changed)
+    user_suspended.connect(_suspended)
     _install_session_hooks()

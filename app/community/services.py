@@ -69,6 +69,7 @@ NOTIFICATION_KINDS = {
     "milestone": "daily",
     "new_idea": "daily",
     "reward": "immediately",
+    "account": "immediately",
 }
 
 

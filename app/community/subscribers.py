@@ -162,9 +162,39 @@ def _category_deleted(category, **extra) -> None:
     )
 
 
+def _suspended(user, *, actor, reason, until, **extra) -> None:
+    from flask_babel import format_datetime
+
+    if until is None:
+        text = _("Your account is suspended until a moderator lifts it: %(reason)s", reason=reason)
+    else:
+        text = _(
+            "Your account is suspended until %(until)s: %(reason)s",
+            until=format_datetime(until, "medium"),
+            reason=reason,
+        )
+    services.notify(
+        [user.id], kind="account", actor=actor, text=text, url=path_for("accounts.account")
+    )
+
+
+def _unsuspended(user, *, actor, **extra) -> None:
+    services.notify(
+        [user.id],
+        kind="account",
+        actor=actor,
+        text=_("Your suspension was lifted: welcome back."),
+        url=path_for("ideas.index"),
+    )
+
+
 def connect() -> None:
+    from app.accounts import events as accounts
     from app.community import events as community
     from app.ideas import events as ideas
+
+    accounts.user_suspended.connect(_suspended)
+    accounts.user_unsuspended.connect(_unsuspended)
 
     ideas.idea_submitted.connect(_idea_submitted)
     ideas.idea_published.connect(_idea_published)

@@ -200,6 +200,14 @@ def _credit(
     return entry
 
 
+def _suspended_now(now):
+    """SQL: the person (User) is suspended at ``now`` (see User.is_suspended)."""
+    return and_(
+        User.suspended_at.is_not(None),
+        or_(User.suspended_until.is_(None), User.suspended_until > now),
+    )
+
+
 def earn(
     user_id: int,
     code: str,
@@ -216,7 +224,8 @@ def earn(
     # paid, reversals not deducted: posting and removing a comment again and again must not
     # earn past the cap).
     override = select(EarningRule).where(EarningRule.code == code)
-    changed, changed_amount, changed_cap, paid_today = db.session.execute(
+    now = utcnow()
+    changed, changed_amount, changed_cap, paid_today, suspended = db.session.execute(
         select(
             select(EarningRule.code).where(EarningRule.code == code).scalar_subquery(),
             override.with_only_columns(EarningRule.amount).scalar_subquery(),
@@ -225,12 +234,16 @@ def earn(
             .where(
                 LedgerEntry.user_id == user_id,
                 LedgerEntry.reason == code,
-                LedgerEntry.created_at >= _start_of_day(utcnow()),
+                LedgerEntry.created_at >= _start_of_day(now),
                 LedgerEntry.amount > 0,
             )
             .scalar_subquery(),
+            # and whether the person is suspended: then the rule pays nothing.
+            select(_suspended_now(now)).where(User.id == user_id).scalar_subquery(),
         )
     ).one()
+    if suspended:
+        return None
     rule_amount, cap = (changed_amount, changed_cap) if changed else (default_amount, default_cap)
     points = rule_amount if amount is None else amount
     if points > 0 and cap is not None:
@@ -912,7 +925,7 @@ def leaderboard(
             func.rank().over(order_by=(earned.c.points.desc(), earned.c.last)).label("rank"),
         )
         .join(User, User.id == earned.c.user_id)
-        .where(earned.c.points > 0)
+        .where(earned.c.points > 0, ~_suspended_now(utcnow()))  # suspended people are not shown
         .subquery()
     )
     top = [

@@ -49,6 +49,8 @@ OPERATIONS = [
     ("PATCH", "/api/v1/me"),
     ("PUT", "/api/v1/users/{user_id}/roles/{role}"),
     ("DELETE", "/api/v1/users/{user_id}/roles/{role}"),
+    ("POST", "/api/v1/users/{user_id}/suspension"),
+    ("DELETE", "/api/v1/users/{user_id}/suspension"),
     ("GET", "/api/v1/categories"),
     ("GET", "/api/v1/challenges"),
     ("POST", "/api/v1/challenges"),

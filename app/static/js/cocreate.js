@@ -114,6 +114,15 @@
     if (status === 429 && region) {
       message = region.getAttribute("data-rate-limit-message") || message;
     }
+    // The server's own words, when it sent them (e.g. why a suspended account cannot vote).
+    var told = event.detail.xhr ? event.detail.xhr.getResponseHeader("X-Error-Message") : null;
+    if (told) {
+      try {
+        message = decodeURIComponent(told);
+      } catch (ignored) {
+        // a garbled header: keep the general message
+      }
+    }
     announce(message || "That did not work. Reload the page and try again.");
   }
 
