@@ -18,7 +18,8 @@ from app.community.models import FOLLOW_KINDS, REACTIONS, Comment
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db
 from app.ideas import services as ideas
-from app.ideas.models import PENDING, Idea
+from app.ideas.models import Idea
+from app.ideas.workflow import HIDDEN
 
 blp = Blueprint(
     "community_api",
@@ -195,7 +196,7 @@ def _visible_idea_count(user_id: int) -> int:
     return db.session.scalar(
         select(func.count())
         .select_from(Idea)
-        .where(Idea.author_id == user_id, Idea.status != PENDING)
+        .where(Idea.author_id == user_id, Idea.status.not_in(HIDDEN))
     )
 
 
@@ -208,7 +209,7 @@ def _visible_comment_count(user_id: int) -> int:
         .where(
             Comment.author_id == user_id,
             Comment.deleted_at.is_(None),
-            Comment.idea_id.is_(None) | (Idea.status != PENDING),
+            Comment.idea_id.is_(None) | (Idea.status.not_in(HIDDEN)),
         )
     )
 

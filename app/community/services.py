@@ -49,8 +49,9 @@ from app.database import release_write_lock, upsert, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.ideas import images
-from app.ideas.models import PENDING, Category, Challenge, Idea
+from app.ideas.models import Category, Challenge, Idea
 from app.ideas.services import can_see
+from app.ideas.workflow import HIDDEN
 from app.mail.models import OutboxMessage
 from app.mail.services import queue_mail
 from app.text import render_markdown
@@ -945,7 +946,7 @@ def ideas_by(user: User, *, limit: int = 20) -> list[Idea]:
     return list(
         db.session.scalars(
             select(Idea)
-            .where(Idea.author_id == user.id, Idea.status != PENDING)
+            .where(Idea.author_id == user.id, Idea.status.not_in(HIDDEN))
             .order_by(Idea.created_at.desc(), Idea.id.desc())
             .options(selectinload(Idea.images), selectinload(Idea.tags))
             .limit(limit)
@@ -969,7 +970,7 @@ def comments_by(user: User, *, limit: int = 10) -> list[ProfileComment]:
         .where(
             Comment.author_id == user.id,
             Comment.deleted_at.is_(None),
-            Comment.idea_id.is_(None) | (Idea.status != PENDING),
+            Comment.idea_id.is_(None) | (Idea.status.not_in(HIDDEN)),
         )
         .order_by(Comment.created_at.desc(), Comment.id.desc())
         .limit(limit)

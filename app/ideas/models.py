@@ -29,8 +29,9 @@ IN_PRODUCTION = "in_production"
 SHIPPED = "shipped"
 DECLINED = "declined"
 MERGED = "merged"
+REMOVED = "removed"  # by a moderator, as spam: seen only by its author and moderators
 STATUSES = (PENDING, OPEN, UNDER_REVIEW, SHORTLISTED, ADOPTED, IN_PRODUCTION, SHIPPED, DECLINED,
-            MERGED)  # fmt: skip
+            MERGED, REMOVED)  # fmt: skip
 
 
 class Category(db.Model):

@@ -63,6 +63,7 @@ from app.ideas.models import (
     MERGED,
     OPEN,
     PENDING,
+    REMOVED,
     SHIPPED,
     SHORTLISTED,
     UNDER_REVIEW,
@@ -78,7 +79,7 @@ from app.ideas.models import (
     Vote,
     idea_tags,
 )
-from app.ideas.workflow import MERGEABLE, STATUS_LABELS, VOTABLE, find_move
+from app.ideas.workflow import HIDDEN, MERGEABLE, STATUS_LABELS, VOTABLE, find_move
 from app.text import render_markdown
 
 TITLE_MIN, TITLE_MAX = 5, 140
@@ -461,12 +462,13 @@ def _reach_milestones(idea: Idea, count: int) -> None:
 # --- the workflow ---------------------------------------------------------------------------
 
 
-def _count_in_challenge(challenge_id: int) -> None:
-    """A challenge counts the ideas published in it (pending ones are not on its page)."""
+def _count_in_challenge(challenge_id: int, delta: int = 1) -> None:
+    """A challenge counts the ideas published in it (pending and removed ones are not on its
+    page)."""
     db.session.execute(
         update(Challenge)
         .where(Challenge.id == challenge_id)
-        .values(idea_count=Challenge.idea_count + 1)
+        .values(idea_count=Challenge.idea_count + delta)
         .execution_options(synchronize_session=False)
     )
 
@@ -516,6 +518,8 @@ def _move(
         if idea.challenge_id:
             _count_in_challenge(idea.challenge_id)
         events.idea_published.send(idea, actor=actor)
+    if target == REMOVED and previous != PENDING and idea.challenge_id:
+        _count_in_challenge(idea.challenge_id, -1)
     return change
 
 
@@ -567,7 +571,7 @@ def merge_ideas(source: Idea, *, into: Idea, actor: User) -> IdeaMerge:
                 status=STATUS_LABELS[source.status].lower(),
             )
         )
-    if into.status in (MERGED, PENDING, DECLINED):
+    if into.status in (MERGED, PENDING, DECLINED, REMOVED):
         raise IllegalTransition(
             _("Merge into an open idea instead."), fields={"into": [_("Not open.")]}
         )
@@ -690,7 +694,7 @@ def get_idea_to_show(idea_id: int, *, viewer: User | None) -> tuple[Idea, bool]:
 
 
 def can_see(viewer: User | None, idea: Idea) -> bool:
-    if idea.status != PENDING:
+    if idea.status not in HIDDEN:
         return True
     return signed_in(viewer) and (viewer.id == idea.author_id or can_moderate(viewer))
 
@@ -1103,6 +1107,8 @@ def list_ideas(
             raise ValidationFailed(_("Unknown status."), fields={"status": [_("Unknown.")]})
         if status == PENDING and not can_moderate(viewer):
             raise Forbidden(_("Only moderators see ideas awaiting moderation."))
+        if status == REMOVED and not can_moderate(viewer):
+            raise Forbidden(_("Only moderators see ideas removed as spam."))
         params["status"] = status
     if category:
         params["category"] = category
@@ -1163,7 +1169,7 @@ def similar_ideas(
     stmt = (
         select(Idea)
         .join(matches, matches.c.idea_id == Idea.id)
-        .where(Idea.status.not_in((PENDING, MERGED)))
+        .where(Idea.status.not_in((PENDING, MERGED, REMOVED)))
         .order_by(matches.c.rank, Idea.vote_count.desc())
         .limit(limit)
     )
@@ -1244,7 +1250,8 @@ def close_due_challenges(now: datetime | None = None) -> list[Challenge]:
         challenge.winner_idea_id = db.session.scalar(
             select(Idea.id)
             .where(
-                Idea.challenge_id == challenge.id, Idea.status.not_in((PENDING, MERGED, DECLINED))
+                Idea.challenge_id == challenge.id,
+                Idea.status.not_in((PENDING, MERGED, DECLINED, REMOVED)),
             )
             .order_by(Idea.vote_count.desc(), Idea.created_at, Idea.id)
             .limit(1)

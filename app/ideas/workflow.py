@@ -3,7 +3,8 @@
     pending ──▶ open ──▶ under_review ──▶ shortlisted ──▶ adopted ──▶ in_production ──▶ shipped
        │          │  ◀──────┘   │  ◀──────────┘  │
        └──────────┴─────────────┴────────────────┴──▶ declined ──▶ open (reopened)
-    Any idea not yet adopted can be merged into another (see services.merge_ideas).
+    Any idea not yet adopted can be merged into another (see services.merge_ideas), or removed
+    as spam by a moderator (from pending, open, under review, shortlisted or declined).
 
 The review threshold (default 100 supporters) moves an open idea to under_review by itself; that
 move has no actor.
@@ -24,6 +25,7 @@ from app.ideas.models import (
     MERGED,
     OPEN,
     PENDING,
+    REMOVED,
     SHIPPED,
     SHORTLISTED,
     UNDER_REVIEW,
@@ -57,6 +59,11 @@ MOVES: tuple[Move, ...] = (
     Move(ADOPTED, IN_PRODUCTION, is_product_team, _l("Start production")),
     Move(IN_PRODUCTION, SHIPPED, is_product_team, _l("Mark shipped")),
     Move(DECLINED, OPEN, _curator, _l("Reopen")),
+    # Spam: hidden from everyone but its author and moderators, its points taken back.
+    *(
+        Move(source, REMOVED, can_moderate, _l("Remove as spam"), needs_note=True)
+        for source in (PENDING, OPEN, UNDER_REVIEW, SHORTLISTED, DECLINED)
+    ),
 )
 _BY_PAIR = {(move.source, move.target): move for move in MOVES}
 
@@ -64,6 +71,8 @@ _BY_PAIR = {(move.source, move.target): move for move in MOVES}
 VOTABLE = frozenset({OPEN, UNDER_REVIEW, SHORTLISTED, ADOPTED, IN_PRODUCTION})
 # Statuses an idea may be merged from (once adopted it has its own life).
 MERGEABLE = frozenset({PENDING, OPEN, UNDER_REVIEW, SHORTLISTED, DECLINED})
+# Statuses shown only to their author and moderators; every other status is public.
+HIDDEN = frozenset({PENDING, REMOVED})
 # Statuses shown to everyone; pending ideas only to their author and moderators.
 PUBLIC = frozenset({OPEN, UNDER_REVIEW, SHORTLISTED, ADOPTED, IN_PRODUCTION, SHIPPED, DECLINED,
                     MERGED})  # fmt: skip
@@ -78,6 +87,7 @@ STATUS_LABELS = {
     SHIPPED: _l("Shipped"),
     DECLINED: _l("Declined"),
     MERGED: _l("Merged"),
+    REMOVED: _l("Removed as spam"),
 }
 
 

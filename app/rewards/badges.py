@@ -70,5 +70,5 @@ def published_ideas(user_id: int) -> int:
     return db.session.scalar(
         select(func.count())
         .select_from(Idea)
-        .where(Idea.author_id == user_id, Idea.status.not_in(("pending", "merged")))
+        .where(Idea.author_id == user_id, Idea.status.not_in(("pending", "merged", "removed")))
     )

@@ -288,6 +288,24 @@ def reverse(key: str, *, note: str) -> LedgerEntry | None:
     )
 
 
+def reverse_paid_for_idea(idea_id: int, *, note: str) -> int:
+    """Undo every payment made because of the idea (published, supporters, milestones,
+    shortlisted), each with its compensating entry, once; inside the caller's transaction.
+    How many were undone. Badges stay: they record what happened."""
+    keys = db.session.scalars(
+        select(LedgerEntry.idempotency_key)
+        .where(
+            LedgerEntry.source_kind == "idea",
+            LedgerEntry.source_id == idea_id,
+            LedgerEntry.amount > 0,
+            LedgerEntry.reason != "redemption",
+            ~LedgerEntry.idempotency_key.like("%:reversed"),
+        )
+        .order_by(LedgerEntry.id)
+    ).all()
+    return sum(1 for key in keys if reverse(key, note=note) is not None)
+
+
 def grant(
     user: User, amount: int, *, reason: str, actor: User, request_key: str | None = None
 ) -> LedgerEntry:

@@ -39,6 +39,9 @@ def _vote_withdrawn(idea, *, voter, **extra) -> None:
 
 
 def _status_changed(idea, *, change, **extra) -> None:
+    if change.to_status == "removed":
+        services.reverse_paid_for_idea(idea.id, note="An idea was removed as spam")
+        return
     if change.to_status in ("shortlisted", "adopted"):
         _pay_author(idea, change.to_status, f"{change.to_status}:{idea.id}")
     if change.to_status == "adopted":
