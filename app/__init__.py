@@ -97,9 +97,10 @@ def register_features(app: Flask) -> None:
     rewards.init_app(app)
     api.init_app(app)
     # After the API has set the request's user from its token.
-    from app.accounts.permissions import refuse_contributions_while_suspended
+    from app.accounts.permissions import refuse_contributions_while_suspended, suspension_message
 
     app.before_request(refuse_contributions_while_suspended)
+    app.add_template_global(suspension_message)
     demo.init_app(app)
     from app.mail import cli as mail_cli
 

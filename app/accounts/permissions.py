@@ -128,19 +128,22 @@ def refuse_contributions_while_suspended() -> None:
     user = current_user
     if not user.is_authenticated or not user.is_suspended:
         return
+    raise Forbidden(suspension_message(user), code="suspended")
+
+
+def suspension_message(user) -> str:
+    """What a suspended person reads on every page and in every refusal: why, and until when."""
     from flask_babel import format_datetime
 
     if user.suspended_until is None:
-        message = _(
+        return _(
             "Your account is suspended: %(reason)s. You can read, but not post, vote or "
             "comment until a moderator lifts it.",
             reason=user.suspension_reason,
         )
-    else:
-        message = _(
-            "Your account is suspended until %(until)s: %(reason)s. You can read, but not post, "
-            "vote or comment until then.",
-            until=format_datetime(user.suspended_until, "medium"),
-            reason=user.suspension_reason,
-        )
-    raise Forbidden(message, code="suspended")
+    return _(
+        "Your account is suspended until %(until)s: %(reason)s. You can read, but not post, "
+        "vote or comment until then.",
+        until=format_datetime(user.suspended_until, "medium"),
+        reason=user.suspension_reason,
+    )
