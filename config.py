@@ -58,7 +58,7 @@ class Config:
     # Rendered fragments (idea cards) kept in each worker's memory: at most this many, each for
     # at most this many seconds. Keys name everything a fragment shows, so nothing goes stale.
     CACHE_TYPE = "SimpleCache"
-    CACHE_THRESHOLD = int(os.environ.get("FRAGMENT_CACHE_SIZE", "2000"))
+    CACHE_THRESHOLD = int(os.environ.get("FRAGMENT_CACHE_SIZE", "5000"))
     CACHE_DEFAULT_TIMEOUT = 600
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
     SIGNUP_RATE_LIMIT = os.environ.get("SIGNUP_RATE_LIMIT", "10 per hour")

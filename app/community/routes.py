@@ -33,6 +33,7 @@ from app.community.forms import CommentForm, EditCommentForm, PublicProfileForm
 from app.community.models import FOLLOW_KINDS, FREQUENCIES, REACTIONS, Comment
 from app.errors import DomainError
 from app.extensions import db
+from app.i18n import ago
 from app.ideas import services as ideas
 from app.ideas.models import Challenge, Idea
 from app.web import safe_next, show_form_errors
@@ -624,6 +625,30 @@ def _community_context() -> dict:
         "reaction_order": REACTIONS,
         "can_moderate_comments": can_moderate,
     }
+
+
+@bp.app_template_global()
+def comment_key(node: services.ThreadNode, replying_to: Comment | None = None) -> str:
+    """Everything a comment shows to people signed out (who, when, edited or removed, the
+    reactions, what it answers): the key it is kept rendered under, so any change makes a new
+    entry. The text changes only with an edit."""
+    c = node.comment
+    return repr(
+        (
+            c.id,
+            c.edited_at,
+            c.deleted_at,
+            c.is_official,
+            c.by_staff,
+            c.author_id,
+            c.author.display_name,
+            sorted(node.reactions.items()),
+            None
+            if replying_to is None
+            else (replying_to.id, replying_to.author.display_name, replying_to.is_deleted),
+            ago(c.created_at),
+        )
+    )
 
 
 bp.add_app_template_filter(_flatten, "thread_flatten")
