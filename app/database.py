@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import math
 import os
 import sqlite3
@@ -16,6 +15,11 @@ from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
 from sqlalchemy.types import TypeDecorator
+
+try:
+    import fcntl
+except ImportError:  # not on POSIX: writers rely on SQLite's busy handler alone
+    fcntl = None
 
 _write_intent: ContextVar[bool] = ContextVar("cocreate_write_intent", default=False)
 _sqlite_busy_timeout_ms = 10_000
@@ -111,7 +115,7 @@ def _on_connect(dbapi_connection, connection_record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={int(_sqlite_busy_timeout_ms)}")
     cursor.execute("PRAGMA foreign_keys=ON")
-    path = _writer_lock_path(dbapi_connection)
+    path = _writer_lock_path(dbapi_connection) if fcntl is not None else None
     if path:
         connection_record.info["writer_lock_fd"] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:  # the hot score moves in SQL; SQLite has log10 only when built with its math functions

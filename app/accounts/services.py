@@ -23,9 +23,9 @@ from sqlalchemy.orm import joinedload, selectinload
 from app.accounts import events
 from app.accounts.models import ADMIN, CUSTOMER, GRANTED_ROLES, ROLES, ApiToken, User, UserRole
 from app.accounts.passwords import hash_password, needs_rehash, verify_password
-from app.accounts.permissions import can_manage_roles, can_suspend, ensure
+from app.accounts.permissions import can_manage_roles, can_suspend, can_suspend_people, ensure
 from app.database import release_write_lock, utcnow, write_transaction
-from app.errors import Conflict, NotFound, ValidationFailed
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.extensions import db
 from app.mail.services import queue_mail
 from app.web import external_url
@@ -380,12 +380,14 @@ def suspend(user: User, *, actor: User, reason: str, until: datetime | None = No
     """Suspend ``user`` until ``until`` (None: until lifted), saying why; suspending again
     changes the reason and the end. The person can still sign in, read and manage their own
     account; every contribution is refused (app.web) and nothing earns them points."""
-    ensure(
-        can_suspend(actor, user),
-        _("You cannot suspend yourself.")
-        if actor.id == user.id
-        else _("Only admins can suspend staff."),
-    )
+    if not can_suspend(actor, user):
+        if not can_suspend_people(actor):
+            ensure(False)
+        raise Forbidden(
+            _("You cannot suspend yourself.")
+            if actor.id == user.id
+            else _("Only admins can suspend staff.")
+        )
     reason = (reason or "").strip()
     errors: dict[str, list[str]] = {}
     if not reason:

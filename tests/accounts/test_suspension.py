@@ -278,3 +278,9 @@ def test_suspension_through_the_api(client, db, api_token):
         f"/api/v1/users/{person.id}/suspension", json={"reason": "x"}, headers=customer
     )
     assert refused.status_code == 403
+
+
+def test_a_customer_is_told_they_may_not_suspend_anyone(db):
+    with pytest.raises(Forbidden) as refused:
+        services.suspend(make_member(), actor=make_member(), reason="Spam")
+    assert "staff" not in refused.value.message
