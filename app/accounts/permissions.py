@@ -95,7 +95,10 @@ def signed_in(user) -> bool:
     return bool(user and user.is_authenticated)
 
 
-# What a suspended person may still do: manage their own account and what reaches them.
+# What a suspended person may still do: manage their own account and what reaches them. Every
+# other request that changes something is refused, so a new action is refused until it is
+# listed here. Left out on purpose: the display name and the public profile (everyone reads
+# them, like comments) and following (HTML toggles both ways; the API's unfollow is listed).
 WHILE_SUSPENDED = frozenset(
     {
         "accounts.login",

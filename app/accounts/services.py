@@ -379,7 +379,8 @@ audit = logging.getLogger("cocreate.audit")
 def suspend(user: User, *, actor: User, reason: str, until: datetime | None = None) -> User:
     """Suspend ``user`` until ``until`` (None: until lifted), saying why; suspending again
     changes the reason and the end. The person can still sign in, read and manage their own
-    account; every contribution is refused (app.web) and nothing earns them points."""
+    account; every request that changes something else is refused
+    (permissions.refuse_contributions_while_suspended) and rules pay them nothing."""
     if not can_suspend(actor, user):
         if not can_suspend_people(actor):
             ensure(False)
@@ -414,29 +415,29 @@ def suspend(user: User, *, actor: User, reason: str, until: datetime | None = No
     events.user_suspended.send(user, actor=actor, reason=reason, until=until)
     db.session.commit()
     audit.info(
-        "suspension: %s (%s) suspended person %s until %s: %s",
-        actor.id,
-        actor.email,
-        user.id,
-        until.isoformat() if until else "lifted",
-        reason,
+        "user suspended",
+        extra={
+            "actor": actor.id,
+            "user": user.id,
+            "until": until.isoformat() if until else None,
+            "reason": reason,
+        },
     )
     return user
 
 
 def unsuspend(user: User, *, actor: User) -> User:
-    """Lift the suspension (a no-op when there is none)."""
+    """Lift the suspension: a no-op when there is none, or when it has run out already (the
+    person is not told "welcome back" days after it ended)."""
     ensure(can_suspend(actor, user), _("You cannot lift this suspension."))
-    if user.suspended_at is None:
+    if not user.is_suspended:
         return user
     user.suspended_at = user.suspended_until = user.suspension_reason = None
     user.suspended_by_id = None
     db.session.flush()
     events.user_unsuspended.send(user, actor=actor)
     db.session.commit()
-    audit.info(
-        "suspension: %s (%s) lifted the suspension of person %s", actor.id, actor.email, user.id
-    )
+    audit.info("user unsuspended", extra={"actor": actor.id, "user": user.id})
     return user
 
 
