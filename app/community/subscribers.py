@@ -52,6 +52,9 @@ def _vote_cast(idea, *, voter, **extra) -> None:
 
 
 def _status_changed(idea, *, change, actor, official_response=None, **extra) -> None:
+    if change.to_status == "removed":
+        _removed(idea, change=change, actor=actor)
+        return
     label = STATUS_LABELS[change.to_status]
     if official_response:
         text = _(
@@ -73,6 +76,29 @@ def _status_changed(idea, *, change, actor, official_response=None, **extra) -> 
         services.record_activity(
             "status_changed", actor_id=actor.id if actor else None, idea=idea, text=text
         )
+
+
+def _removed(idea, *, change, actor) -> None:
+    """Spam: only its author hears why (its followers could no longer open it), and it leaves
+    the activity feed, which everyone reads. A restored idea does not get its old entries back."""
+    from sqlalchemy import delete
+
+    from app.community.models import Activity
+    from app.extensions import db
+
+    services.notify(
+        {idea.author_id},
+        kind="status",
+        actor=actor,
+        text=_(
+            "Your idea “%(title)s” was removed as spam: %(reason)s",
+            title=idea.title,
+            reason=change.note,
+        ),
+        url=_idea_url(idea),
+        idea_id=idea.id,
+    )
+    db.session.execute(delete(Activity).where(Activity.idea_id == idea.id))
 
 
 def _merged(source, *, target, actor, supporter_ids, **extra) -> None:

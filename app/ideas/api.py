@@ -117,7 +117,14 @@ class SupportSchema(OrderedSchema):
 
 class StatusChangeSchema(OrderedSchema):
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
-    note = fields.String(validate=validate.Length(max=5_000), allow_none=True)
+    note = fields.String(
+        validate=validate.Length(max=5_000),
+        allow_none=True,
+        metadata={
+            "description": "Shown in the idea's timeline. Required when declining or removing "
+            "as spam (the author is told it)."
+        },
+    )
     official_response = fields.String(validate=validate.Length(max=20_000), allow_none=True)
 
 
@@ -317,7 +324,13 @@ def unvote(idea_id: int):
 @blp.alt_response(409, schema=ErrorSchema, description="The workflow does not allow it.")
 @permission_required(signed_in)
 def change_status(data: dict, idea_id: int):
-    """Move an idea along the workflow (moderators and the product team)."""
+    """Move an idea along the workflow (moderators and the product team).
+
+    Moderators remove spam with `removed` and a `note` (422 without one) from any status before
+    adoption: the idea is then seen only by its author and moderators, takes no votes, and the
+    points it paid its author are taken back. `open` restores a removed idea; what was taken
+    back stays taken back.
+    """
     idea = services.get_idea(idea_id, viewer=current_user)
     services.change_status(
         idea,

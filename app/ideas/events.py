@@ -20,7 +20,8 @@ vote_withdrawn = signals.signal(
 idea_status_changed = signals.signal(
     "idea-status-changed",
     doc="Sender: the Idea. kwargs: change (StatusChange), actor (None for automatic moves), "
-    "official_response (str or None).",
+    "official_response (str or None). change.to_status 'removed' is a moderator's removal as "
+    "spam (change.note the reason); 'open' from 'removed' restores it.",
 )
 idea_merged = signals.signal(
     "idea-merged",

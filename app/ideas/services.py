@@ -491,6 +491,10 @@ def _move(
     official_response: str | None = None,
 ) -> StatusChange:
     now = utcnow()
+    previous = idea.status
+    # Removing spam or restoring it moves its challenge's count only if it had been published
+    # (asked before this change is flushed).
+    published = REMOVED in (previous, target) and _published_before(idea)
     change = StatusChange(
         idea_id=idea.id,
         actor_id=actor.id if actor else None,
@@ -500,7 +504,6 @@ def _move(
         created_at=now,
     )
     db.session.add(change)
-    previous = idea.status
     idea.status = target
     idea.status_changed_at = now
     if target == DECLINED:
@@ -514,13 +517,30 @@ def _move(
     events.idea_status_changed.send(
         idea, change=change, actor=actor, official_response=official_response
     )
-    if previous == PENDING and target == OPEN:
+    if target == OPEN and (previous == PENDING or (previous == REMOVED and not published)):
         if idea.challenge_id:
             _count_in_challenge(idea.challenge_id)
         events.idea_published.send(idea, actor=actor)
-    if target == REMOVED and previous != PENDING and idea.challenge_id:
+    elif previous == REMOVED and published and idea.challenge_id:
+        _count_in_challenge(idea.challenge_id)  # restored: published once, announced once
+    if target == REMOVED and published and idea.challenge_id:
         _count_in_challenge(idea.challenge_id, -1)
     return change
+
+
+def _published_before(idea: Idea) -> bool:
+    """Whether the idea was ever published. Pending ones were not, nor ones declined or removed
+    straight from the moderation queue and never opened since."""
+    if idea.status == PENDING:
+        return False
+    if idea.status not in (DECLINED, REMOVED):
+        return True
+    history = select(StatusChange.id).where(StatusChange.idea_id == idea.id)
+    unpublished = history.where(
+        StatusChange.from_status == PENDING, StatusChange.to_status.in_((DECLINED, REMOVED))
+    ).exists()
+    opened = history.where(StatusChange.to_status == OPEN).exists()
+    return not db.session.scalar(select(unpublished & ~opened))
 
 
 def change_status(

@@ -4,7 +4,8 @@
        │          │  ◀──────┘   │  ◀──────────┘  │
        └──────────┴─────────────┴────────────────┴──▶ declined ──▶ open (reopened)
     Any idea not yet adopted can be merged into another (see services.merge_ideas), or removed
-    as spam by a moderator (from pending, open, under review, shortlisted or declined).
+    as spam by a moderator (from pending, open, under review, shortlisted or declined); a
+    moderator who removed one by mistake restores it as open.
 
 The review threshold (default 100 supporters) moves an open idea to under_review by itself; that
 move has no actor.
@@ -64,6 +65,9 @@ MOVES: tuple[Move, ...] = (
         Move(source, REMOVED, can_moderate, _l("Remove as spam"), needs_note=True)
         for source in (PENDING, OPEN, UNDER_REVIEW, SHORTLISTED, DECLINED)
     ),
+    # A mistake undone. What the removal took back stays taken back (each payment's key is
+    # spent); from now on the idea earns by the usual rules.
+    Move(REMOVED, OPEN, can_moderate, _l("Restore")),
 )
 _BY_PAIR = {(move.source, move.target): move for move in MOVES}
 

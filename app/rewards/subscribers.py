@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 
 from app.community import services as community
 from app.extensions import db
-from app.ideas.models import Idea
+from app.ideas.models import Challenge, Idea
 from app.rewards import badges, services
 from app.web import path_for
 
@@ -41,11 +41,24 @@ def _vote_withdrawn(idea, *, voter, **extra) -> None:
 def _status_changed(idea, *, change, **extra) -> None:
     if change.to_status == "removed":
         services.reverse_paid_for_idea(idea.id, note="An idea was removed as spam")
+        _reverse_challenge_bonus(idea)
         return
     if change.to_status in ("shortlisted", "adopted"):
         _pay_author(idea, change.to_status, f"{change.to_status}:{idea.id}")
     if change.to_status == "adopted":
         badges.award(idea.author_id, "adopted_creator")
+
+
+def _reverse_challenge_bonus(idea) -> None:
+    """A challenge won by spam takes its bonus back (paid for the challenge, not the idea, so
+    ``reverse_paid_for_idea`` does not see it). The badge stays, as every badge does."""
+    if idea.challenge_id is None:
+        return
+    challenge = db.session.get(Challenge, idea.challenge_id)
+    if challenge is not None and challenge.winner_idea_id == idea.id:
+        services.reverse(
+            f"challenge_winner:{challenge.id}", note="A winning idea was removed as spam"
+        )
 
 
 def _milestone(idea, *, milestone, **extra) -> None:

@@ -131,3 +131,156 @@ def test_removing_through_the_api_needs_a_note(client, db, api_token):
     done = client.post(path, json={"status": "removed", "note": "Spam"}, headers=headers)
     assert done.status_code == 200, done.get_json()
     assert done.get_json()["status"] == "removed"
+
+
+# --- restoring, counters, what else the removal touches --------------------------------------
+
+
+def restore(idea, actor=None):
+    return ideas.change_status(idea, actor=actor or moderator(), to="open")
+
+
+def test_a_restored_idea_is_open_and_what_was_taken_back_stays_taken_back(db):
+    author, idea = spam()
+    remove(idea)
+    restore(idea)
+    assert idea.status == "open"
+    assert rewards.balance_of(author) == 0  # the keys it was paid under are spent
+    ideas.cast_vote(idea, voter=make_member())
+    assert rewards.balance_of(author) == 1  # a new supporter pays as usual
+    assert rewards.verify() == []
+
+
+def test_only_moderators_restore_a_removed_idea(db):
+    _author, idea = spam()
+    remove(idea)
+    with pytest.raises(DomainError):
+        restore(idea, actor=make_member(roles=("product",)))
+    db.session.refresh(idea)
+    assert idea.status == "removed"
+
+
+def test_restoring_an_idea_removed_from_the_queue_publishes_it(app, db, monkeypatch):
+    monkeypatch.setitem(app.config, "IDEAS_PREMODERATION", True)
+    author = make_member()
+    idea = ideas.submit_idea(author, title="A real idea after all", body="Honest.")
+    remove(idea)
+    published = []
+    with events.idea_published.connected_to(lambda sender, **kw: published.append(sender.id)):
+        restore(idea)
+    assert published == [idea.id]
+    assert rewards.balance_of(author) == 10  # never paid before: published now
+
+
+def submit_in(challenge, app, monkeypatch, *, queued: bool):
+    monkeypatch.setitem(app.config, "IDEAS_PREMODERATION", queued)
+    return ideas.submit_idea(
+        make_member(), title="An idea in the challenge", body="x", challenge_id=challenge.id
+    )
+
+
+@pytest.mark.parametrize(
+    ("queued", "steps", "counts"),
+    [
+        (False, ["removed", "open", "removed"], [0, 1, 0]),
+        (True, ["removed", "open"], [0, 1]),
+        (True, ["declined", "removed", "open"], [0, 0, 1]),
+        (True, ["open", "declined", "removed", "open"], [1, 1, 0, 1]),
+    ],
+)
+def test_a_challenge_counts_its_published_ideas_exactly_through_removals(
+    app, db, monkeypatch, queued, steps, counts
+):
+    challenge = make_challenge()
+    idea = submit_in(challenge, app, monkeypatch, queued=queued)
+    db.session.refresh(challenge)
+    assert challenge.idea_count == (0 if queued else 1)
+    seen = []
+    for status in steps:
+        ideas.change_status(idea, actor=moderator(), to=status, note="Because")
+        db.session.refresh(challenge)
+        seen.append(challenge.idea_count)
+    assert seen == counts
+
+
+def test_a_removed_idea_refuses_votes_even_from_those_who_see_it(client, db, api_token):
+    _author, idea = spam()
+    remove(idea)
+    headers = {"Authorization": f"Bearer {api_token(moderator())}"}
+    response = client.put(f"/api/v1/ideas/{idea.id}/vote", headers=headers)
+    assert response.status_code == 409
+    error = response.get_json()["error"]
+    assert error["code"] == "voting_closed"
+    assert error["message"] == "Ideas that are removed as spam cannot be supported."
+
+
+def test_moderators_remove_spam_from_the_idea_page_without_javascript(client, db, login):
+    _author, idea = spam()
+    login(moderator())
+    page = client.get(f"/ideas/{idea.id}").get_data(as_text=True)
+    assert "Remove as spam" in page
+    assert 'name="status" value="removed"' in page
+    refused = client.post_form(f"/ideas/{idea.id}/status", {"status": "removed", "note": ""})
+    assert refused.status_code == 302
+    db.session.refresh(idea)
+    assert idea.status == "open"
+    done = client.post_form(
+        f"/ideas/{idea.id}/status", {"status": "removed", "note": "Advertising"}
+    )
+    assert done.status_code == 302
+    db.session.refresh(idea)
+    assert idea.status == "removed"
+
+
+def test_the_product_team_is_not_offered_spam_removal(client, db, login):
+    _author, idea = spam()
+    login(make_member(roles=("product",)))
+    page = client.get(f"/ideas/{idea.id}").get_data(as_text=True)
+    assert "Start review" in page
+    assert "Remove as spam" not in page
+
+
+def test_the_author_reads_why_the_idea_was_removed(client, db, login):
+    author, idea = spam()
+    remove(idea)
+    login(author)
+    page = client.get(f"/ideas/{idea.id}").get_data(as_text=True)
+    assert "A moderator removed this idea as spam." in page
+    assert '<p class="mb-0 cc-prewrap">Advertising, not an idea</p>' in page
+
+
+def test_only_the_author_hears_of_the_removal_and_the_feed_forgets_the_idea(db):
+    from app.community import services as community
+    from app.community.models import Notification
+
+    author, idea = spam()  # its two supporters follow it
+    assert [a.idea_id for a in community.feed()] == [idea.id]
+    remove(idea)
+    told = db.session.execute(
+        select(Notification.recipient_id, Notification.text).where(Notification.kind == "status")
+    ).all()
+    assert told == [
+        (
+            author.id,
+            "Your idea “Cheap pills, best prices” was removed as spam: Advertising, not an idea",
+        )
+    ]
+    assert community.feed() == []
+
+
+def test_a_challenge_won_by_spam_takes_its_bonus_back_and_hides_the_winner(client, db):
+    from app.rewards import badges
+
+    challenge = make_challenge(bonus_points=100)
+    author, idea = spam(challenge_id=challenge.id)
+    ideas.close_due_challenges(challenge.closes_at)
+    assert rewards.balance_of(author) == 112
+    remove(idea)
+    assert rewards.balance_of(author) == 0
+    assert rewards.verify() == []
+    assert [badge.code for badge, _at in badges.badges_of(author.id)] == [
+        "first_idea",
+        "challenge_winner",
+    ]  # badges record what happened: they stay
+    page = client.get(f"/challenges/{challenge.id}").get_data(as_text=True)
+    assert "Winning idea" not in page

@@ -508,3 +508,20 @@ def test_the_first_backers_of_an_offering_earn_the_early_backer_badge(app, db, m
     assert codes(first) == ["early_backer"]
     assert codes(second) == ["early_backer"]
     assert codes(third) == []
+
+
+def test_an_early_backer_sees_the_badge_on_the_profile_and_my_points(client, db, login):
+    from app.production.events import preorder_placed
+    from tests.community.test_pages import element
+
+    backer = make_member()
+    page = client.get(f"/people/{backer.id}").get_data(as_text=True)
+    assert "Early backer" not in page
+    preorder_placed.send(preorder(1, backer.id, 1))
+    db.session.commit()
+
+    assert "Early backer" in client.get(f"/people/{backer.id}").get_data(as_text=True)
+    login(backer)
+    earned = element(client.get("/points").get_data(as_text=True), "badges-earned")
+    assert "Early backer" in earned
+    assert "Among the first to pre-order a product made from an idea." in earned
