@@ -25,29 +25,27 @@ def _state():
     return flask_babel._get_current_context()
 
 
-def translations():
-    """``flask_babel.get_translations()``, found once per request and locale."""
+def _kept(name: str, make):
+    """``make()``, kept on Flask-Babel's per-request state with the locale it was made for."""
     state = _state()
     if state is None:
-        return flask_babel.get_translations()
+        return make()
     locale = getattr(state, "babel_locale", None)
-    found = getattr(state, "cocreate_translations", None)
+    found = getattr(state, name, None)
     if found is None or locale is None or found[0] is not locale:
-        value = flask_babel.get_translations()
-        state.cocreate_translations = found = (state.babel_locale, value)
+        value = make()  # finds the locale first, when it was not known yet
+        found = (state.babel_locale, value)
+        setattr(state, name, found)
     return found[1]
 
 
+def translations():
+    """``flask_babel.get_translations()``, found once per request and locale."""
+    return _kept("cocreate_translations", flask_babel.get_translations)
+
+
 def _locale_and_zone():
-    state = _state()
-    if state is None:
-        return flask_babel.get_locale(), flask_babel.get_timezone()
-    locale = getattr(state, "babel_locale", None)
-    found = getattr(state, "cocreate_zone", None)
-    if found is None or locale is None or found[0] is not locale:
-        found = (flask_babel.get_locale(), flask_babel.get_timezone())
-        state.cocreate_zone = found
-    return found
+    return _kept("cocreate_zone", lambda: (flask_babel.get_locale(), flask_babel.get_timezone()))
 
 
 def datetimeformat(moment: datetime, format: str = "medium") -> str:

@@ -3,7 +3,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, func
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, and_, func, or_
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.database import UTCDateTime, utcnow
@@ -58,12 +59,24 @@ class User(UserMixin, db.Model):
     def roles(self) -> frozenset[str]:
         return frozenset({CUSTOMER, *(grant.role for grant in self.granted_roles)})
 
-    @property
-    def is_suspended(self) -> bool:
-        """Suspended now: a suspension that ran out needs no job to end it."""
+    @hybrid_method
+    def suspended_on(self, moment: datetime) -> bool:
+        """Suspended at ``moment``: a suspension that ran out needs no job to end it. Also a SQL
+        expression on the class (``User.suspended_on(now)``), for queries that leave them out."""
         if self.suspended_at is None:
             return False
-        return self.suspended_until is None or self.suspended_until > utcnow()
+        return self.suspended_until is None or self.suspended_until > moment
+
+    @suspended_on.expression
+    def suspended_on(cls, moment: datetime):
+        return and_(
+            cls.suspended_at.is_not(None),
+            or_(cls.suspended_until.is_(None), cls.suspended_until > moment),
+        )
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended_on(utcnow())
 
     @property
     def is_verified(self) -> bool:

@@ -77,9 +77,6 @@ VOTABLE = frozenset({OPEN, UNDER_REVIEW, SHORTLISTED, ADOPTED, IN_PRODUCTION})
 MERGEABLE = frozenset({PENDING, OPEN, UNDER_REVIEW, SHORTLISTED, DECLINED})
 # Statuses shown only to their author and moderators; every other status is public.
 HIDDEN = frozenset({PENDING, REMOVED})
-# Statuses shown to everyone; pending ideas only to their author and moderators.
-PUBLIC = frozenset({OPEN, UNDER_REVIEW, SHORTLISTED, ADOPTED, IN_PRODUCTION, SHIPPED, DECLINED,
-                    MERGED})  # fmt: skip
 
 STATUS_LABELS = {
     PENDING: _l("Awaiting moderation"),

@@ -200,14 +200,6 @@ def _credit(
     return entry
 
 
-def _suspended_now(now):
-    """SQL: the person (User) is suspended at ``now`` (see User.is_suspended)."""
-    return and_(
-        User.suspended_at.is_not(None),
-        or_(User.suspended_until.is_(None), User.suspended_until > now),
-    )
-
-
 def earn(
     user_id: int,
     code: str,
@@ -239,7 +231,7 @@ def earn(
             )
             .scalar_subquery(),
             # and whether the person is suspended: then the rule pays nothing.
-            select(_suspended_now(now)).where(User.id == user_id).scalar_subquery(),
+            select(User.suspended_on(now)).where(User.id == user_id).scalar_subquery(),
         )
     ).one()
     if suspended:
@@ -943,7 +935,7 @@ def leaderboard(
             func.rank().over(order_by=(earned.c.points.desc(), earned.c.last)).label("rank"),
         )
         .join(User, User.id == earned.c.user_id)
-        .where(earned.c.points > 0, ~_suspended_now(utcnow()))  # suspended people are not shown
+        .where(earned.c.points > 0, ~User.suspended_on(utcnow()))  # suspended people are not shown
         .subquery()
     )
     top = [
