@@ -92,7 +92,7 @@ def _signup_limit() -> str:
 
 
 @blp.post("/tokens")
-@blp.arguments(TokenRequestSchema)
+@blp.arguments(TokenRequestSchema())
 @blp.response(201, TokenCreatedSchema)
 @blp.alt_response(401, schema=ErrorSchema, description="Wrong email or password.")
 @blp.alt_response(429, schema=ErrorSchema, description="Too many attempts from this address.")
@@ -132,7 +132,7 @@ def revoke_token(token_id: int):
 
 
 @blp.post("/users")
-@blp.arguments(RegisterSchema)
+@blp.arguments(RegisterSchema())
 @blp.response(201, MeSchema)
 @blp.alt_response(409, schema=ErrorSchema, description="The email is already registered.")
 @blp.alt_response(429, schema=ErrorSchema, description="Too many sign-ups from this address.")
@@ -155,7 +155,7 @@ def me():
 
 
 @blp.patch("/me")
-@blp.arguments(MeUpdateSchema)
+@blp.arguments(MeUpdateSchema())
 @blp.response(200, MeSchema)
 @permission_required(signed_in)
 def update_me(data: dict):
@@ -231,7 +231,7 @@ def _suspension_of(user) -> dict:
 
 
 @blp.post("/users/<int:user_id>/suspension")
-@blp.arguments(SuspendSchema)
+@blp.arguments(SuspendSchema())
 @blp.response(200, SuspensionSchema)
 @permission_required(can_suspend_people)
 def suspend(data: dict, user_id: int):

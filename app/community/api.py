@@ -239,7 +239,7 @@ def thread(idea_id: int):
 
 
 @blp.post("/ideas/<int:idea_id>/comments")
-@blp.arguments(CommentCreateSchema)
+@blp.arguments(CommentCreateSchema())
 @blp.response(201, CommentSchema)
 @blp.alt_response(409, schema=ErrorSchema, description="The comment replied to was removed.")
 @permission_required(signed_in)
@@ -263,7 +263,7 @@ def post_comment(data: dict, idea_id: int):
 
 
 @blp.patch("/comments/<int:comment_id>")
-@blp.arguments(CommentUpdateSchema)
+@blp.arguments(CommentUpdateSchema())
 @blp.response(200, CommentSchema)
 @blp.alt_response(409, schema=ErrorSchema, description="A removed comment cannot be edited.")
 @permission_required(signed_in)
@@ -337,7 +337,7 @@ def unfollow(kind: str, target_id: int):
 
 
 @blp.get("/notifications")
-@blp.arguments(NotificationListArgs, location="query")
+@blp.arguments(NotificationListArgs(), location="query")
 @blp.response(200, NotificationListSchema)
 @permission_required(signed_in)
 def notifications(args: dict):
@@ -352,7 +352,7 @@ def notifications(args: dict):
 
 
 @blp.post("/notifications/read")
-@blp.arguments(MarkReadSchema)
+@blp.arguments(MarkReadSchema())
 @blp.response(200, UnreadSchema)
 @permission_required(signed_in)
 def mark_read(data: dict):

@@ -162,9 +162,10 @@ class ChallengeCreateSchema(OrderedSchema):
     bonus_points = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=1_000_000))
 
 
-def idea_json(idea, supported: set[int]) -> dict:
-    """An idea as IdeaSchema dumps it, already in JSON types (the views answer it as is)."""
-    links = idea_links()
+def idea_json(idea, supported: set[int], links=None) -> dict:
+    """An idea as IdeaSchema dumps it (the views answer it as is; the JSON provider writes its
+    datetimes in ISO 8601, as the schema would). ``links``: ``idea_links()``, for a list."""
+    links = links or idea_links()
     category, author = idea.category, idea.author
     return {
         "id": idea.id,
@@ -192,8 +193,8 @@ def idea_json(idea, supported: set[int]) -> dict:
             {"url": links.media(image.path), "width": image.width, "height": image.height}
             for image in idea.images
         ],
-        "created_at": idea.created_at.isoformat(),
-        "updated_at": idea.updated_at.isoformat(),
+        "created_at": idea.created_at,
+        "updated_at": idea.updated_at,
         "voted_by_me": idea.id in supported,
         "url": links.page(idea.id),
     }
@@ -227,15 +228,16 @@ def _challenge_json(challenge: Challenge) -> dict:
 
 
 @blp.get("/ideas")
-@blp.arguments(IdeaListArgs, location="query")
+@blp.arguments(IdeaListArgs(), location="query")
 @blp.response(200, IdeaPageSchema)
 @blp.doc(security=[{}, {"bearerAuth": []}, {"sessionCookie": []}])
 def list_ideas(args: dict):
     """Ideas, sorted and filtered; `q` searches titles and bodies (best matches first)."""
     page = services.list_ideas(viewer=current_user, **args)
+    links = idea_links()
     return _answer(
         {
-            "items": [idea_json(idea, page.supported) for idea in page.items],
+            "items": [idea_json(idea, page.supported, links) for idea in page.items],
             "page": page.page,
             "per_page": page.per_page,
             "has_next": page.has_next,
@@ -245,7 +247,7 @@ def list_ideas(args: dict):
 
 
 @blp.post("/ideas")
-@blp.arguments(IdeaCreateSchema)
+@blp.arguments(IdeaCreateSchema())
 @blp.response(201, IdeaSchema)
 @permission_required(signed_in)
 def create_idea(data: dict):
@@ -255,7 +257,7 @@ def create_idea(data: dict):
 
 
 @blp.get("/ideas/similar")
-@blp.arguments(SimilarArgs, location="query")
+@blp.arguments(SimilarArgs(), location="query")
 @blp.response(200, IdeaListSchema)
 @blp.doc(security=[{}, {"bearerAuth": []}, {"sessionCookie": []}])
 def similar(args: dict):
@@ -275,7 +277,7 @@ def get_idea(idea_id: int):
 
 
 @blp.patch("/ideas/<int:idea_id>")
-@blp.arguments(IdeaUpdateSchema)
+@blp.arguments(IdeaUpdateSchema())
 @blp.response(200, IdeaSchema)
 @permission_required(signed_in)
 def update_idea(data: dict, idea_id: int):
@@ -319,7 +321,7 @@ def unvote(idea_id: int):
 
 
 @blp.post("/ideas/<int:idea_id>/status")
-@blp.arguments(StatusChangeSchema)
+@blp.arguments(StatusChangeSchema())
 @blp.response(200, IdeaSchema)
 @blp.alt_response(409, schema=ErrorSchema, description="The workflow does not allow it.")
 @permission_required(signed_in)
@@ -343,7 +345,7 @@ def change_status(data: dict, idea_id: int):
 
 
 @blp.post("/ideas/<int:idea_id>/merge")
-@blp.arguments(MergeSchema)
+@blp.arguments(MergeSchema())
 @blp.response(200, IdeaSchema)
 @blp.alt_response(409, schema=ErrorSchema, description="These ideas cannot be merged.")
 @permission_required(signed_in)
@@ -367,7 +369,7 @@ def list_challenges():
 
 
 @blp.post("/challenges")
-@blp.arguments(ChallengeCreateSchema)
+@blp.arguments(ChallengeCreateSchema())
 @blp.response(201, ChallengeSchema)
 @permission_required(signed_in)
 def create_challenge(data: dict):

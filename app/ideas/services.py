@@ -1018,6 +1018,8 @@ def _page_statement(
             Idea.official_response_by_id,
             responder.display_name,
             voted,
+            _TAG_NAMES,
+            _PICTURES,
         )
         .select_from(page)
         .join(Idea, Idea.id == page.c.id)
@@ -1047,51 +1049,61 @@ _CARD_COLUMNS = (
 )
 
 
-# The tags and pictures of a page's ideas, in one query: (idea, kind, text, width, height).
-_TAGS_AND_PICTURES = union_all(
-    select(
-        idea_tags.c.idea_id,
-        literal_column("0", Integer).label("kind"),
-        Tag.name,
-        literal_column("0", Integer),
-        literal_column("0", Integer),
-    )
+# The tags and pictures of each idea on a page, read with the page's rows: each a text of its
+# values joined by control characters, which neither a tag (letters, digits, dashes) nor a
+# stored picture's path contains.
+_UNIT, _RECORD = "\x1f", "\x1e"
+_TAG_NAMES = (
+    select(func.aggregate_strings(Tag.name, _UNIT))
+    .select_from(idea_tags)
     .join(Tag, Tag.id == idea_tags.c.tag_id)
-    .where(idea_tags.c.idea_id.in_(bindparam("ids", expanding=True))),
+    .where(idea_tags.c.idea_id == Idea.id)
+    .scalar_subquery()
+    .label("tag_names")
+)
+_PICTURES = (
     select(
-        IdeaImage.idea_id,
-        (IdeaImage.position + 1).label("kind"),
-        IdeaImage.path,
-        IdeaImage.width,
-        IdeaImage.height,
-    ).where(IdeaImage.idea_id.in_(bindparam("ids", expanding=True))),
+        func.aggregate_strings(
+            cast(IdeaImage.position, String)
+            + _RECORD
+            + cast(IdeaImage.width, String)
+            + _RECORD
+            + cast(IdeaImage.height, String)
+            + _RECORD
+            + IdeaImage.path,
+            _UNIT,
+        )
+    )
+    .where(IdeaImage.idea_id == Idea.id)
+    .scalar_subquery()
+    .label("pictures")
 )
 
 
+def _pictures(text: str | None) -> list[ImageRef]:
+    if not text:
+        return []
+    pictures = []
+    for record in text.split(_UNIT):
+        position, width, height, path = record.split(_RECORD, 3)
+        pictures.append((int(position), ImageRef(path, int(width), int(height))))
+    pictures.sort(key=lambda picture: picture[0])  # by position, as Idea.images orders them
+    return [picture for _position, picture in pictures]
+
+
 def _cards(rows) -> list[IdeaCard]:
-    cards = [
+    return [
         IdeaCard(
             *row[:14],
             Person(row.author_id, row.display_name),
             None if row[15] is None else CategoryRef(row[15], row[16], row[17], row[18]),
             None if row[19] is None else Person(row[19], row[20]),
-            [],
-            [],
+            # Tags by name, as the Idea relationship orders them.
+            [TagRef(name) for name in sorted(row.tag_names.split(_UNIT))] if row.tag_names else [],
+            _pictures(row.pictures),
         )
         for row in rows
     ]
-    if not cards:
-        return cards
-    by_id = {card.id: card for card in cards}
-    extras = db.session.execute(_TAGS_AND_PICTURES, {"ids": list(by_id)}).all()
-    # Tags by name, pictures by position: as the Idea relationships order them.
-    for idea_id, kind, text, width, height in sorted(extras, key=lambda e: (e[1], e[2])):
-        card = by_id[idea_id]
-        if kind == 0:
-            card.tags.append(TagRef(text))
-        else:
-            card.images.append(ImageRef(text, width, height))
-    return cards
 
 
 def list_ideas(
@@ -1106,7 +1118,7 @@ def list_ideas(
     page: int = 1,
     per_page: int = 30,
 ) -> IdeaPage:
-    """One page of ideas: two queries whatever the page size (three on a search's last page).
+    """One page of ideas: one query whatever the page size (two on a search's last page).
 
     Without a status filter the list shows ideas that are live or done (not pending, declined
     or merged). With a search and no explicit sort, the best matches come first.
@@ -1163,11 +1175,12 @@ def list_ideas(
         # not listed), the search runs again over every match.
         params["search_cap"] = params["offset"] + per_page + 1 + SEARCH_SLACK
         capped = _page_statement(dialect, sort, capped=True, **shape)
-        rows = db.session.execute(capped, params).all()
+        rows = db.session.connection().execute(capped, params).all()
         if len(rows) <= per_page:
             rows = None
     if rows is None:
-        rows = db.session.execute(_page_statement(dialect, sort, **shape), params).all()
+        statement = _page_statement(dialect, sort, **shape)
+        rows = db.session.connection().execute(statement, params).all()
     shown = rows[:per_page]
     return IdeaPage(
         _cards(shown),

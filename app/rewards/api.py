@@ -164,7 +164,7 @@ def my_redemptions():
 
 
 @blp.get("/leaderboard")
-@blp.arguments(LeaderboardArgs, location="query")
+@blp.arguments(LeaderboardArgs(), location="query")
 @blp.response(200, LeaderboardSchema)
 @blp.doc(security=[{}, {"bearerAuth": []}, {"sessionCookie": []}])
 def leaderboard(args: dict):
@@ -190,7 +190,7 @@ def rewards():
 
 
 @blp.post("/rewards")
-@blp.arguments(RewardCreateSchema)
+@blp.arguments(RewardCreateSchema())
 @blp.response(201, RewardSchema)
 @permission_required(signed_in)
 def create_reward(data: dict):
@@ -199,7 +199,7 @@ def create_reward(data: dict):
 
 
 @blp.patch("/rewards/<int:item_id>")
-@blp.arguments(RewardPatchSchema)
+@blp.arguments(RewardPatchSchema())
 @blp.response(200, RewardSchema)
 @permission_required(signed_in)
 def update_reward(data: dict, item_id: int):
@@ -228,8 +228,8 @@ class GrantHeaders(OrderedSchema):
 
 
 @blp.post("/users/<int:user_id>/points")
-@blp.arguments(GrantSchema)
-@blp.arguments(GrantHeaders, location="headers", as_kwargs=True)
+@blp.arguments(GrantSchema())
+@blp.arguments(GrantHeaders(), location="headers", as_kwargs=True)
 @blp.response(201, EntrySchema)
 @permission_required(is_admin)
 def grant_points(data: dict, user_id: int, idempotency_key: str | None = None):

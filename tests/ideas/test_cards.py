@@ -148,3 +148,24 @@ def test_a_search_ranks_among_its_best_matches_without_losing_any(db, monkeypatc
     monkeypatch.setattr(services, "SEARCH_SLACK", 1000)
     everything = services.list_ideas(viewer=None, q="kettle", per_page=10)
     assert [card.id for card in everything.items] == listed
+
+
+def test_the_list_answers_tags_and_pictures_as_the_idea_does(client, db):
+    """A page of ideas reads its tags and pictures with its rows: names sorted, pictures in
+    their order, ideas without either answered with empty lists, as each idea's own answer."""
+    pictured = make_idea(title="Pictured and tagged")
+    _tag(pictured, "zinc")
+    _tag(pictured, "amber")
+    for n, position in ((1, 2), (2, 0), (3, 1)):
+        _picture(pictured, n, position)
+    plain = make_idea(title="Nothing attached")
+    db.session.commit()
+
+    listed = {item["id"]: item for item in client.get("/api/v1/ideas?sort=new").get_json()["items"]}
+
+    assert listed[pictured.id]["tags"] == ["amber", "zinc"]
+    assert [image["width"] for image in listed[pictured.id]["images"]] == [42, 43, 41]
+    assert listed[plain.id]["tags"] == [] and listed[plain.id]["images"] == []
+    for idea in (pictured, plain):
+        own = client.get(f"/api/v1/ideas/{idea.id}").get_json()
+        assert listed[idea.id] == own

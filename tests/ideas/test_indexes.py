@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from app.extensions import db
 from app.ideas import services
@@ -26,18 +26,19 @@ def plan_of(statement) -> str:
     return "\n".join(rows)
 
 
-def listing_statement(monkeypatch, **filters):
+def listing_statement(**filters):
+    """The page statement the service runs, with its values bound."""
     captured = []
-    original = db.session.execute
 
-    def spy(statement, params=None, *args, **kwargs):
-        captured.append(statement.params(params or {}))
-        return original(statement, params, *args, **kwargs)
+    def spy(conn, statement, multiparams, params, execution_options):
+        captured.append(statement.params(*multiparams, **params))
 
-    monkeypatch.setattr(db.session, "execute", spy)
-    services.list_ideas(viewer=None, **filters)
-    monkeypatch.undo()
-    return captured[0]  # with its values bound, as the service ran it
+    event.listen(db.engine, "before_execute", spy)
+    try:
+        services.list_ideas(viewer=None, **filters)
+    finally:
+        event.remove(db.engine, "before_execute", spy)
+    return captured[0]
 
 
 def full_scans_of(table_name: str, plan: str) -> list[str]:
@@ -64,7 +65,7 @@ def full_scans_of(table_name: str, plan: str) -> list[str]:
     ids=lambda f: "-".join(f"{k}={v}" for k, v in f.items()),
 )
 def test_no_sort_or_filter_reads_every_idea(db, board, monkeypatch, filters):
-    plan = plan_of(listing_statement(monkeypatch, **filters))
+    plan = plan_of(listing_statement(**filters))
     assert "ideas" in plan
     assert full_scans_of("ideas", plan) == [], plan
 
