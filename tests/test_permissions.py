@@ -311,6 +311,11 @@ EXPECTED: dict[tuple[str, str], Call] = {
         url=lambda w: f"/challenges/{w.challenge.id}/comments",
         data={"body": "Does a stool count?"},
     ),
+    # Without htmx, "show more comments" opens the page at the next branch.
+    ("GET", "/ideas/<int:idea_id>/comments/more"): Call(
+        everyone(IDEA_PAGE),
+        url=lambda w: f"/ideas/{w.idea.id}/comments/more?after={w.comment.id}",
+    ),
     ("GET", "/comments/<int:comment_id>"): Call(
         everyone(200), url=lambda w: f"/comments/{w.comment.id}"
     ),

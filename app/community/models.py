@@ -38,6 +38,10 @@ class Comment(db.Model):
         CheckConstraint("(idea_id IS NULL) <> (challenge_id IS NULL)", name="on_idea_or_challenge"),
         Index("ix_comments_idea_created", "idea_id", "created_at"),
         Index("ix_comments_challenge_created", "challenge_id", "created_at"),
+        # A long conversation's first and last branches, and its official answer, found
+        # without walking every comment (community.services.thread).
+        Index("ix_comments_idea_roots", "idea_id", "parent_id", "created_at"),
+        Index("ix_comments_idea_official", "idea_id", "is_official"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -88,11 +88,24 @@ def _post_url(kind: str, target_id: int) -> str:
 
 
 def conversation(
-    *, idea: Idea | None = None, challenge: Challenge | None = None, **state
+    *,
+    idea: Idea | None = None,
+    challenge: Challenge | None = None,
+    around: int | str | None = None,
+    **state,
 ) -> Conversation:
-    """The conversation on an idea or a challenge: one query whatever its size."""
+    """The conversation on an idea or a challenge: one query whatever its size (two for a long
+    one on an idea, shown by its ends; ``around``: a comment whose branch is shown too)."""
     kind, target = ("idea", idea) if idea is not None else ("challenge", challenge)
-    thread = services.thread(viewer=current_user, idea=idea, challenge=challenge)
+    # ?comment= (a link to one comment) is typed by hand at times: anything else is no comment.
+    around = int(around) if str(around).isdigit() and 0 < int(around) < 2**31 else None
+    thread = services.thread(
+        viewer=current_user,
+        idea=idea,
+        challenge=challenge,
+        window=services.THREAD_WINDOW,
+        around=around,
+    )
     return Conversation(
         kind=kind,
         target_id=target.id,
@@ -130,7 +143,10 @@ def _target_of(comment: Comment) -> tuple[str, int]:
 
 def _page_url(kind: str, target_id: int, anchor: str | None = None) -> str:
     if kind == "idea":
-        return url_for("ideas.detail", idea_id=target_id, _anchor=anchor)
+        # A long conversation shows the branch of the comment named (it may lie in a gap).
+        comment = anchor.removeprefix("comment-") if anchor else ""
+        around = {"comment": int(comment)} if comment.isdigit() else {}
+        return url_for("ideas.detail", idea_id=target_id, **around, _anchor=anchor)
     return url_for("ideas.challenge", challenge_id=target_id, _anchor=anchor)
 
 
@@ -201,7 +217,9 @@ def _post_comment(kind: str, target_id: int, **target):
             # The commit expired the comment; its identity still names it without a reload.
             comment_id = inspect(comment).identity[0]
             if _htmx():
-                conv = _conversation_for(kind, target_id, focus=f"comment-{comment_id}-main")
+                conv = _conversation_for(
+                    kind, target_id, around=comment_id, focus=f"comment-{comment_id}-main"
+                )
                 return _render_conversation(conv)
             return redirect(_page_url(kind, target_id, f"comment-{comment_id}"))
     message = error.message if error else _first_error(form)
@@ -214,7 +232,10 @@ def _post_comment(kind: str, target_id: int, **target):
             state["focus"] = "comment-body-new" if key == "new" else f"reply-body-{parent.id}"
         else:
             state["notice"] = message
-        return _render_conversation(_conversation_for(kind, target_id, **state), status)
+        around = parent.id if parent else None
+        return _render_conversation(
+            _conversation_for(kind, target_id, around=around, **state), status
+        )
     if status == 422:
         return render_template(
             "community/comment_form.html",
@@ -242,6 +263,31 @@ def comment(comment_id: int):
     item = services.get_comment(comment_id, viewer=current_user)
     node, conv = _single(item)
     return render_template("community/_comment.html", node=node, conv=conv)
+
+
+@bp.get("/ideas/<int:idea_id>/comments/more")
+def more_comments(idea_id: int):
+    """The next branches of a long conversation, in place of its "Show more comments" button
+    (htmx); without htmx, the page opened at the first of them."""
+    idea = ideas.get_idea(idea_id, viewer=current_user)
+    after = request.args.get("after", type=int)
+    before = request.args.get("before", type=int)
+    if not 0 < (after or 0) < 2**31 or (before is not None and not 0 < before < 2**31):
+        abort(400)
+    more = services.more_of_thread(viewer=current_user, idea=idea, after=after, before=before)
+    if not _htmx():
+        first = more.roots[0].comment.id if more.roots else None
+        anchor = f"comment-{first}" if first else "comments"
+        return redirect(_page_url("idea", idea.id, anchor))
+    conv = Conversation(
+        kind="idea",
+        target_id=idea.id,
+        thread=more,
+        avatars=more.avatars,
+        following=more.following,
+        live_idea_id=idea.id,
+    )
+    return render_template("community/_thread_more.html", conv=conv)
 
 
 def _comment_main(comment_id: int, status: int = 200, **state):
@@ -321,7 +367,8 @@ def _simple_action(comment_id: int, action, done: str, *, focus: str | None = No
         if focus:
             state = {"notice": error.message} if error else {"focus": focus}
             return _render_conversation(
-                _conversation_for(kind, target_id, **state), error.status if error else 200
+                _conversation_for(kind, target_id, around=comment_id, **state),
+                error.status if error else 200,
             )
         if error:
             return _comment_main(comment_id, error.status, notice=error.message)

@@ -16,6 +16,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import (
     Integer,
+    and_,
     bindparam,
     case,
     delete,
@@ -23,10 +24,12 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    or_,
     select,
+    union_all,
     update,
 )
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased, joinedload
 
 from app.accounts.models import User
 from app.accounts.permissions import can_moderate, ensure, is_staff, signed_in
@@ -300,6 +303,20 @@ class ThreadNode:
     mine: set[str] = field(default_factory=set)
 
 
+# A long conversation shows its first and its last THREAD_WINDOW comments that start a branch
+# (each with all its replies), and the ones between them on request, THREAD_WINDOW at a time.
+THREAD_WINDOW = 20
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Branches not shown between two that are: ``after`` and ``before`` (None: to the end)
+    name the first comments of the branches it lies between."""
+
+    after: int
+    before: int | None
+
+
 @dataclass
 class Thread:
     official: Comment | None
@@ -309,15 +326,30 @@ class Thread:
     avatars: dict[int, str] = field(default_factory=dict)
     # Whether the viewer follows the idea or challenge.
     following: bool = False
+    # Branches left out of a long conversation: by the id of the root they follow.
+    gaps: dict[int, Gap] = field(default_factory=dict)
 
 
-@functools.lru_cache(maxsize=4)
-def _thread_statement(kind: str, viewer: bool):
-    """The query of thread(), built once per kind and signed in or out (building it cost more
-    than running it)."""
+def _scope(kind: str, target_id):
+    return Comment.idea_id == target_id if kind == "idea" else Comment.challenge_id == target_id
+
+
+@functools.lru_cache(maxsize=8)
+def _thread_statement(kind: str, viewer: bool, rooted: bool = False):
+    """The query of thread(), built once per kind, signed in or out, and whole or only the
+    branches of some roots (building it cost more than running it)."""
     target_id = bindparam("target_id", type_=Integer)
     viewer_id = bindparam("viewer_id", type_=Integer)
-    scope = Comment.idea_id == target_id if kind == "idea" else Comment.challenge_id == target_id
+    scope = _scope(kind, target_id)
+    if rooted:
+        # The branches of the chosen roots: the roots, then their replies, level by level.
+        tree = (
+            select(Comment.id)
+            .where(Comment.id.in_(bindparam("root_ids", expanding=True)), scope)
+            .cte("tree", recursive=True)
+        )
+        tree = tree.union_all(select(Comment.id).join(tree, Comment.parent_id == tree.c.id))
+        scope = Comment.id.in_(select(tree.c.id))
     follows = (
         exists().where(
             Follow.user_id == viewer_id, Follow.kind == kind, Follow.target_id == target_id
@@ -352,21 +384,192 @@ def _thread_statement(kind: str, viewer: bool):
     )
 
 
+def _root_order(kind: str, target_id):
+    """The roots of a conversation (comments that answer none), and their reading order."""
+    roots = select(Comment.id, Comment.created_at).where(
+        _scope(kind, target_id), Comment.parent_id.is_(None)
+    )
+    return roots, (Comment.created_at, Comment.id)
+
+
+def _after(comment_id, *, strictly_before: bool = False):
+    """Comments after (or before) the one named, in reading order: by time, then id."""
+    other = aliased(Comment)
+    at = select(other.created_at).where(other.id == comment_id).scalar_subquery()
+    if strictly_before:
+        return or_(Comment.created_at < at, and_(Comment.created_at == at, Comment.id < comment_id))
+    return or_(Comment.created_at > at, and_(Comment.created_at == at, Comment.id > comment_id))
+
+
+@functools.lru_cache(maxsize=8)
+def _ends_statement(kind: str):
+    """The roots a long conversation shows: its first THREAD_WINDOW + 1 (the last of them says
+    whether more follow), its last THREAD_WINDOW, and the roots of the branches that hold the
+    official answer and the comment a link points to (``around``, may be none), each with the
+    root that follows it. Rows: (id, part, next id), each part in reading order."""
+    target_id = bindparam("target_id", type_=Integer)
+    window = bindparam("window", type_=Integer)
+    roots, order = _root_order(kind, target_id)
+    head = roots.order_by(*order).limit(window + 1).subquery("head")
+    tail = roots.order_by(*(o.desc() for o in order)).limit(window).subquery("tail")
+    # Two seeds, each served by an index (an OR of them walked every comment).
+    seeds = union_all(
+        select(Comment.id).where(
+            Comment.id == bindparam("around", type_=Integer), _scope(kind, target_id)
+        ),
+        select(Comment.id).where(
+            _scope(kind, target_id), Comment.is_official, Comment.deleted_at.is_(None)
+        ),
+    )
+    up = (
+        select(Comment.id, Comment.parent_id).where(Comment.id.in_(seeds)).cte("up", recursive=True)
+    )
+    up = up.union_all(select(Comment.id, Comment.parent_id).join(up, Comment.id == up.c.parent_id))
+    focus = select(up.c.id).where(up.c.parent_id.is_(None))
+    later = aliased(Comment, name="later")
+    following = (
+        select(later.id)
+        .where(
+            (later.idea_id if kind == "idea" else later.challenge_id) == target_id,
+            later.parent_id.is_(None),
+            or_(
+                later.created_at > Comment.created_at,
+                and_(later.created_at == Comment.created_at, later.id > Comment.id),
+            ),
+        )
+        .order_by(later.created_at, later.id)
+        .limit(1)
+        .correlate(Comment)
+        .scalar_subquery()
+    )
+    none = literal(None, Integer)
+    both = union_all(
+        select(head.c.id, literal("head").label("part"), none.label("next"), head.c.created_at),
+        select(tail.c.id, literal("tail"), none, tail.c.created_at),
+        select(Comment.id, literal("focus"), following, Comment.created_at).where(
+            Comment.id.in_(focus)
+        ),
+    ).subquery("ends")
+    return select(both.c.id, both.c.part, both.c.next).order_by(both.c.created_at, both.c.id)
+
+
+@functools.lru_cache(maxsize=8)
+def _between_statement(kind: str, bounded: bool):
+    """The next THREAD_WINDOW + 1 roots after one root (and before another, when bounded)."""
+    target_id = bindparam("target_id", type_=Integer)
+    stmt = select(Comment.id).where(
+        _scope(kind, target_id),
+        Comment.parent_id.is_(None),
+        _after(bindparam("after", type_=Integer)),
+    )
+    if bounded:
+        stmt = stmt.where(_after(bindparam("before", type_=Integer), strictly_before=True))
+    return stmt.order_by(Comment.created_at, Comment.id).limit(
+        bindparam("window", type_=Integer) + 1
+    )
+
+
+def _params(kind_target: tuple[str, int], viewer: User | None) -> dict:
+    params = {"target_id": kind_target[1]}
+    if signed_in(viewer):
+        params["viewer_id"] = viewer.id
+    return params
+
+
+def _target(idea: Idea | None, challenge: Challenge | None) -> tuple[str, int]:
+    return ("idea", idea.id) if idea is not None else ("challenge", challenge.id)
+
+
 def thread(
-    *, viewer: User | None, idea: Idea | None = None, challenge: Challenge | None = None
+    *,
+    viewer: User | None,
+    idea: Idea | None = None,
+    challenge: Challenge | None = None,
+    window: int | None = None,
+    around: int | None = None,
 ) -> Thread:
-    """The whole conversation, oldest first, as a tree, and whether the viewer follows it: one
-    query whatever its size.
+    """The conversation, oldest first, as a tree, and whether the viewer follows it.
+
+    Whole (one query whatever its size), or with ``window``, as a page shows a long one: its
+    first and last ``window`` branches, with ``Gap``s for those between (two queries). With
+    ``around`` (a comment's id), the branch that holds that comment is shown too.
 
     The query starts from one row saying whether the viewer follows, so that row comes back
     even without comments. Each comment comes with its author, the author's picture and one row
     per kind of reaction it has (at most four), counted, and marked when the viewer gave it.
     """
-    kind, target_id = ("idea", idea.id) if idea is not None else ("challenge", challenge.id)
-    params = {"target_id": target_id}
-    if signed_in(viewer):
-        params["viewer_id"] = viewer.id
-    rows = db.session.execute(_thread_statement(kind, "viewer_id" in params), params)
+    kind, target_id = _target(idea, challenge)
+    params = _params((kind, target_id), viewer)
+    # Only an idea keeps a count of its comments, to tell "2 comments of 500" from "2 comments"
+    # and to know the conversation is short without asking.
+    short = idea is None or idea.comment_count <= 2 * (window or 0)
+    if window is None or short:
+        rows = db.session.execute(_thread_statement(kind, "viewer_id" in params), params)
+        return _tree(rows)
+    ends = db.session.execute(
+        _ends_statement(kind), {"target_id": target_id, "window": window, "around": around}
+    ).all()
+    shown, gaps = _shown_roots(ends, window)
+    rows = db.session.execute(
+        _thread_statement(kind, "viewer_id" in params, rooted=True),
+        {**params, "root_ids": shown},
+    )
+    result = _tree(rows)
+    result.gaps = gaps
+    result.count = idea.comment_count  # some are not loaded; the stored count has them all
+    return result
+
+
+def _shown_roots(ends, window: int) -> tuple[list[int], dict[int, Gap]]:
+    """From the rows of _ends_statement: the roots to show and the gaps between them.
+
+    Each shown root knows the root that follows it (head and tail are runs without holes; a
+    focus row names its next), so a gap lies wherever that one is not the next shown."""
+    by_part: dict[str, list[int]] = defaultdict(list)
+    following: dict[int, int | None] = {}
+    for root_id, part, next_id in ends:
+        by_part[part].append(root_id)
+        if part == "focus":
+            following[root_id] = next_id
+    head, tail = by_part["head"], by_part["tail"]
+    following.update(zip(head, head[1:], strict=False))
+    following.update(zip(tail, [*tail[1:], None], strict=True))
+    order = {row[0]: n for n, row in enumerate(ends)}
+    shown = sorted({*head[:window], *tail, *by_part["focus"]}, key=order.__getitem__)
+    gaps = {}
+    for root_id, later in zip(shown, [*shown[1:], None], strict=True):
+        if following[root_id] != later:
+            gaps[root_id] = Gap(root_id, later)
+    return shown, gaps
+
+
+def more_of_thread(
+    *,
+    viewer: User | None,
+    after: int,
+    before: int | None,
+    idea: Idea | None = None,
+    challenge: Challenge | None = None,
+    window: int | None = None,
+) -> Thread:
+    """The branches of a gap, ``window`` (THREAD_WINDOW) at a time, and the gap still left
+    after them."""
+    window = window or THREAD_WINDOW
+    kind, target_id = _target(idea, challenge)
+    params = {"target_id": target_id, "after": after, "before": before, "window": window}
+    roots = list(db.session.scalars(_between_statement(kind, before is not None), params))
+    shown = roots[:window]
+    rows = db.session.execute(
+        _thread_statement(kind, signed_in(viewer), rooted=True),
+        {**_params((kind, target_id), viewer), "root_ids": shown},
+    )
+    result = _tree(rows)
+    if len(roots) > window:
+        result.gaps = {shown[-1]: Gap(shown[-1], before)}
+    return result
+
+
+def _tree(rows) -> Thread:
     nodes: dict[int, ThreadNode] = {}
     avatars: dict[int, str] = {}
     following = False

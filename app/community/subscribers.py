@@ -13,8 +13,12 @@ from app.web import path_for
 
 
 def _idea_url(idea, comment_id: int | None = None) -> str:
-    anchor = f"#comment-{comment_id}" if comment_id else ""
-    return path_for("ideas.detail", idea_id=idea.id) + anchor
+    """An idea's page; for a comment, opened at its branch (even in a long conversation)."""
+    if comment_id:
+        return path_for("ideas.detail", idea_id=idea.id, comment=comment_id) + (
+            f"#comment-{comment_id}"
+        )
+    return path_for("ideas.detail", idea_id=idea.id)
 
 
 def _idea_submitted(idea, *, author, **extra) -> None:

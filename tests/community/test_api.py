@@ -563,8 +563,8 @@ def test_notifications_list_the_newest_first_with_their_details(client, db, bear
     assert first["id"] > second["id"]
     assert first["kind"] == "reply"
     assert first["text"] == "Bea replied to you on “Lamp that follows the sun”"
-    assert first["url"] == f"/ideas/{idea.id}#comment-{newer.id}"
-    assert second["url"] == f"/ideas/{idea.id}#comment-{older.id}"
+    assert first["url"] == f"/ideas/{idea.id}?comment={newer.id}#comment-{newer.id}"
+    assert second["url"] == f"/ideas/{idea.id}?comment={older.id}#comment-{older.id}"
     assert first["actor"] == {"id": bea.id, "display_name": "Bea"}
     assert first["read"] is False
 

@@ -204,9 +204,9 @@ def test_a_reply_notifies_the_parents_author_in_their_room(live, browser, db):
     [notification] = services.notifications_for(person)
     assert payload["id"] == notification.id
     assert payload["text"] == "Bea replied to you on “Lamp <that> follows the sun”"
-    assert payload["url"] == f"/ideas/{idea.id}#comment-{reply.id}"
+    assert payload["url"] == f"/ideas/{idea.id}?comment={reply.id}#comment-{reply.id}"
     assert payload["unread"] == 1
-    assert f'href="/ideas/{idea.id}#comment-{reply.id}"' in payload["html"]
+    assert f'href="/ideas/{idea.id}?comment={reply.id}#comment-{reply.id}"' in payload["html"]
     assert "Lamp &lt;that&gt; follows the sun" in payload["html"]
 
 
