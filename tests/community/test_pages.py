@@ -73,7 +73,10 @@ def test_a_comment_posted_from_the_idea_page_shows_in_the_thread(client, db, log
     response = client.post_form(f"/ideas/{idea.id}/comments", {"body": "Make it **blue**"})
     [comment] = comments_of(idea)
     assert response.status_code == 302
-    assert response.headers["Location"] == f"/ideas/{idea.id}?comment={comment.id}#comment-{comment.id}"
+    assert (
+        response.headers["Location"]
+        == f"/ideas/{idea.id}?comment={comment.id}#comment-{comment.id}"
+    )
     thread = element(client.get(f"/ideas/{idea.id}").get_data(as_text=True), "comments")
     assert "Make it <strong>blue</strong>" in element(thread, f"comment-{comment.id}")
 

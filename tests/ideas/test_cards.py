@@ -165,7 +165,8 @@ def test_the_list_answers_tags_and_pictures_as_the_idea_does(client, db):
 
     assert listed[pictured.id]["tags"] == ["amber", "zinc"]
     assert [image["width"] for image in listed[pictured.id]["images"]] == [42, 43, 41]
-    assert listed[plain.id]["tags"] == [] and listed[plain.id]["images"] == []
+    assert listed[plain.id]["tags"] == []
+    assert listed[plain.id]["images"] == []
     for idea in (pictured, plain):
         own = client.get(f"/api/v1/ideas/{idea.id}").get_json()
         assert listed[idea.id] == own
