@@ -30,6 +30,7 @@ from app.accounts.models import User
 from app.accounts.permissions import can_moderate, is_staff, signed_in
 from app.community import services
 from app.community.forms import CommentForm, EditCommentForm, PublicProfileForm
+from app.community.live import MAX_ID
 from app.community.models import FOLLOW_KINDS, FREQUENCIES, REACTIONS, Comment
 from app.errors import DomainError
 from app.extensions import db
@@ -87,6 +88,12 @@ def _post_url(kind: str, target_id: int) -> str:
     return url_for("community.comment_on_challenge", challenge_id=target_id)
 
 
+def _id(value) -> int | None:
+    """An id from a form or a query string (typed by hand at times), or None."""
+    text = str(value) if value is not None else ""
+    return int(text) if text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID else None
+
+
 def conversation(
     *,
     idea: Idea | None = None,
@@ -97,18 +104,22 @@ def conversation(
     """The conversation on an idea or a challenge: one query whatever its size (two for a long
     one on an idea, shown by its ends; ``around``: a comment whose branch is shown too)."""
     kind, target = ("idea", idea) if idea is not None else ("challenge", challenge)
-    # ?comment= (a link to one comment) is typed by hand at times: anything else is no comment.
-    around = int(around) if str(around).isdigit() and 0 < int(around) < 2**31 else None
     thread = services.thread(
         viewer=current_user,
         idea=idea,
         challenge=challenge,
         window=services.THREAD_WINDOW,
-        around=around,
+        around=_id(around),
     )
+    return _conversation_of(kind, target.id, thread, idea, **state)
+
+
+def _conversation_of(
+    kind: str, target_id: int, thread: services.Thread, idea: Idea | None, **state
+) -> Conversation:
     return Conversation(
         kind=kind,
-        target_id=target.id,
+        target_id=target_id,
         thread=thread,
         avatars=thread.avatars,
         following=thread.following,
@@ -141,13 +152,16 @@ def _target_of(comment: Comment) -> tuple[str, int]:
     return "challenge", comment.challenge_id
 
 
-def _page_url(kind: str, target_id: int, anchor: str | None = None) -> str:
+def _page_url(kind: str, target_id: int, anchor: str | None = None, **args) -> str:
     if kind == "idea":
-        # A long conversation shows the branch of the comment named (it may lie in a gap).
-        comment = anchor.removeprefix("comment-") if anchor else ""
-        around = {"comment": int(comment)} if comment.isdigit() else {}
-        return url_for("ideas.detail", idea_id=target_id, **around, _anchor=anchor)
+        return url_for("ideas.detail", idea_id=target_id, **args, _anchor=anchor)
     return url_for("ideas.challenge", challenge_id=target_id, _anchor=anchor)
+
+
+def _comment_url(kind: str, target_id: int, comment_id: int) -> str:
+    """The page at one comment: on an idea, ?comment= shows its branch even in a long
+    conversation (it may lie in a gap)."""
+    return _page_url(kind, target_id, f"comment-{comment_id}", comment=comment_id)
 
 
 def _conversation_for(kind: str, target_id: int, **state) -> Conversation:
@@ -200,7 +214,7 @@ def _post_comment(kind: str, target_id: int, **target):
     parent = None
     if form.parent_id.raw_data and form.parent_id.raw_data[0]:
         parent_id = request.form.get("parent_id", type=int)
-        parent = db.session.get(Comment, parent_id) if 0 < (parent_id or 0) < 2**31 else None
+        parent = db.session.get(Comment, parent_id) if _id(parent_id) else None
         if parent is None or _target_of(parent) != (kind, target_id):
             abort(404)
     key = f"reply-{parent.id}" if parent else "new"
@@ -221,7 +235,7 @@ def _post_comment(kind: str, target_id: int, **target):
                     kind, target_id, around=comment_id, focus=f"comment-{comment_id}-main"
                 )
                 return _render_conversation(conv)
-            return redirect(_page_url(kind, target_id, f"comment-{comment_id}"))
+            return redirect(_comment_url(kind, target_id, comment_id))
     message = error.message if error else _first_error(form)
     status = error.status if error else 422
     field_errors = (error.fields.get("body") if error else form.body.errors) or [message]
@@ -236,19 +250,24 @@ def _post_comment(kind: str, target_id: int, **target):
         return _render_conversation(
             _conversation_for(kind, target_id, around=around, **state), status
         )
+    back = (
+        _comment_url(kind, target_id, parent.id)
+        if parent
+        else _page_url(kind, target_id, "comments")
+    )
     if status == 422:
         return render_template(
             "community/comment_form.html",
             mode="reply" if parent else "new",
             action=_post_url(kind, target_id),
-            back=_page_url(kind, target_id, f"comment-{parent.id}" if parent else "comments"),
+            back=back,
             title=_target_title(kind, target_id),
             parent=parent,
             body=form.body.data or "",
             errors=list(field_errors),
         ), 422
     _refuse_plain(error)
-    return redirect(_page_url(kind, target_id, f"comment-{parent.id}" if parent else "comments"))
+    return redirect(back)
 
 
 def _target_title(kind: str, target_id: int) -> str:
@@ -272,21 +291,14 @@ def more_comments(idea_id: int):
     idea = ideas.get_idea(idea_id, viewer=current_user)
     after = request.args.get("after", type=int)
     before = request.args.get("before", type=int)
-    if not 0 < (after or 0) < 2**31 or (before is not None and not 0 < before < 2**31):
+    if _id(after) is None or (before is not None and _id(before) is None):
         abort(400)
     more = services.more_of_thread(viewer=current_user, idea=idea, after=after, before=before)
     if not _htmx():
-        first = more.roots[0].comment.id if more.roots else None
-        anchor = f"comment-{first}" if first else "comments"
-        return redirect(_page_url("idea", idea.id, anchor))
-    conv = Conversation(
-        kind="idea",
-        target_id=idea.id,
-        thread=more,
-        avatars=more.avatars,
-        following=more.following,
-        live_idea_id=idea.id,
-    )
+        if not more.roots:
+            return redirect(_page_url("idea", idea.id, "comments"))
+        return redirect(_comment_url("idea", idea.id, more.roots[0].comment.id))
+    conv = _conversation_of("idea", idea.id, more, idea)
     return render_template("community/_thread_more.html", conv=conv)
 
 
@@ -316,7 +328,7 @@ def edit_comment(comment_id: int):
             if _htmx():
                 return _comment_main(comment_id)
             flash(_("Your comment is updated."), "success")
-            return redirect(_page_url(kind, target_id, f"comment-{comment_id}"))
+            return redirect(_comment_url(kind, target_id, comment_id))
     message = error.message if error else _first_error(form)
     status = error.status if error else 422
     field_errors = (error.fields.get("body") if error else form.body.errors) or [message]
@@ -335,14 +347,14 @@ def edit_comment(comment_id: int):
             "community/comment_form.html",
             mode="edit",
             action=url_for("community.edit_comment", comment_id=comment_id),
-            back=_page_url(kind, target_id, f"comment-{comment_id}"),
+            back=_comment_url(kind, target_id, comment_id),
             title=_target_title(kind, target_id),
             parent=None,
             body=form.body.data or "",
             errors=list(field_errors),
         ), 422
     _refuse_plain(error)
-    return redirect(_page_url(kind, target_id, f"comment-{comment_id}"))
+    return redirect(_comment_url(kind, target_id, comment_id))
 
 
 def _simple_action(comment_id: int, action, done: str, *, focus: str | None = None):
@@ -377,7 +389,7 @@ def _simple_action(comment_id: int, action, done: str, *, focus: str | None = No
         _refuse_plain(error)
     else:
         flash(done, "success")
-    return redirect(_page_url(kind, target_id, f"comment-{comment_id}"))
+    return redirect(_comment_url(kind, target_id, comment_id))
 
 
 @bp.post("/comments/<int:comment_id>/delete")
@@ -430,7 +442,7 @@ def react(comment_id: int, emoji: str):
         ), error.status if error else 200
     if error:
         _refuse_plain(error)
-    return redirect(_page_url(kind, target_id, f"comment-{comment_id}"))
+    return redirect(_comment_url(kind, target_id, comment_id))
 
 
 # --- follows --------------------------------------------------------------------------------

@@ -330,8 +330,8 @@ class Thread:
     gaps: dict[int, Gap] = field(default_factory=dict)
 
 
-def _scope(kind: str, target_id):
-    return Comment.idea_id == target_id if kind == "idea" else Comment.challenge_id == target_id
+def _scope(kind: str, target_id, comment=Comment):
+    return comment.idea_id == target_id if kind == "idea" else comment.challenge_id == target_id
 
 
 @functools.lru_cache(maxsize=8)
@@ -392,13 +392,19 @@ def _root_order(kind: str, target_id):
     return roots, (Comment.created_at, Comment.id)
 
 
+def _later(comment, at, comment_id, *, strictly_before: bool = False):
+    """``comment`` comes after (or before) the one written at ``at`` with ``comment_id``, in
+    reading order: by time, then id."""
+    if strictly_before:
+        return or_(comment.created_at < at, and_(comment.created_at == at, comment.id < comment_id))
+    return or_(comment.created_at > at, and_(comment.created_at == at, comment.id > comment_id))
+
+
 def _after(comment_id, *, strictly_before: bool = False):
-    """Comments after (or before) the one named, in reading order: by time, then id."""
+    """Comments after (or before) the one named by id, in reading order."""
     other = aliased(Comment)
     at = select(other.created_at).where(other.id == comment_id).scalar_subquery()
-    if strictly_before:
-        return or_(Comment.created_at < at, and_(Comment.created_at == at, Comment.id < comment_id))
-    return or_(Comment.created_at > at, and_(Comment.created_at == at, Comment.id > comment_id))
+    return _later(Comment, at, comment_id, strictly_before=strictly_before)
 
 
 @functools.lru_cache(maxsize=8)
@@ -430,12 +436,9 @@ def _ends_statement(kind: str):
     following = (
         select(later.id)
         .where(
-            (later.idea_id if kind == "idea" else later.challenge_id) == target_id,
+            _scope(kind, target_id, later),
             later.parent_id.is_(None),
-            or_(
-                later.created_at > Comment.created_at,
-                and_(later.created_at == Comment.created_at, later.id > Comment.id),
-            ),
+            _later(later, Comment.created_at, Comment.id),
         )
         .order_by(later.created_at, later.id)
         .limit(1)
@@ -456,21 +459,15 @@ def _ends_statement(kind: str):
 @functools.lru_cache(maxsize=8)
 def _between_statement(kind: str, bounded: bool):
     """The next THREAD_WINDOW + 1 roots after one root (and before another, when bounded)."""
-    target_id = bindparam("target_id", type_=Integer)
-    stmt = select(Comment.id).where(
-        _scope(kind, target_id),
-        Comment.parent_id.is_(None),
-        _after(bindparam("after", type_=Integer)),
-    )
+    roots, order = _root_order(kind, bindparam("target_id", type_=Integer))
+    roots = roots.where(_after(bindparam("after", type_=Integer)))
     if bounded:
-        stmt = stmt.where(_after(bindparam("before", type_=Integer), strictly_before=True))
-    return stmt.order_by(Comment.created_at, Comment.id).limit(
-        bindparam("window", type_=Integer) + 1
-    )
+        roots = roots.where(_after(bindparam("before", type_=Integer), strictly_before=True))
+    return roots.order_by(*order).limit(bindparam("window", type_=Integer) + 1)
 
 
-def _params(kind_target: tuple[str, int], viewer: User | None) -> dict:
-    params = {"target_id": kind_target[1]}
+def _params(target_id: int, viewer: User | None) -> dict:
+    params = {"target_id": target_id}
     if signed_in(viewer):
         params["viewer_id"] = viewer.id
     return params
@@ -499,7 +496,7 @@ def thread(
     per kind of reaction it has (at most four), counted, and marked when the viewer gave it.
     """
     kind, target_id = _target(idea, challenge)
-    params = _params((kind, target_id), viewer)
+    params = _params(target_id, viewer)
     # Only an idea keeps a count of its comments, to tell "2 comments of 500" from "2 comments"
     # and to know the conversation is short without asking.
     short = idea is None or idea.comment_count <= 2 * (window or 0)
@@ -561,7 +558,7 @@ def more_of_thread(
     shown = roots[:window]
     rows = db.session.execute(
         _thread_statement(kind, signed_in(viewer), rooted=True),
-        {**_params((kind, target_id), viewer), "root_ids": shown},
+        {**_params(target_id, viewer), "root_ids": shown},
     )
     result = _tree(rows)
     if len(roots) > window:
