@@ -19,7 +19,7 @@ from app.accounts.permissions import (
     signed_in,
 )
 from app.api.errors import ErrorSchema
-from app.api.schemas import OrderedSchema
+from app.api.schemas import Integer, OrderedSchema
 from app.errors import Unauthorized
 from app.extensions import limiter
 
@@ -35,7 +35,7 @@ class TokenRequestSchema(OrderedSchema):
 
 
 class TokenSchema(OrderedSchema):
-    id = fields.Integer(required=True)
+    id = Integer(required=True)
     name = fields.String(required=True)
     created_at = fields.DateTime(required=True)
     last_used_at = fields.DateTime(allow_none=True, required=True)
@@ -54,7 +54,7 @@ class RegisterSchema(OrderedSchema):
 
 
 class MeSchema(OrderedSchema):
-    id = fields.Integer(required=True)
+    id = Integer(required=True)
     email = fields.String(required=True)
     display_name = fields.String(required=True)
     roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), required=True)
@@ -67,7 +67,7 @@ class MeUpdateSchema(OrderedSchema):
 
 
 class UserRolesSchema(OrderedSchema):
-    id = fields.Integer(required=True)
+    id = Integer(required=True)
     display_name = fields.String(required=True)
     roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), required=True)
 
@@ -208,7 +208,7 @@ class SuspendSchema(OrderedSchema):
 
 
 class SuspensionSchema(OrderedSchema):
-    id = fields.Integer(required=True)
+    id = Integer(required=True)
     display_name = fields.String(required=True)
     suspended = fields.Boolean(required=True)
     suspended_at = fields.DateTime(allow_none=True, required=True)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from app.accounts import services as accounts
 from app.accounts.permissions import permission_required, signed_in
 from app.api.errors import ErrorSchema
-from app.api.schemas import OrderedSchema
+from app.api.schemas import Integer, OrderedSchema
 from app.community import services
 from app.community.models import FOLLOW_KINDS, REACTIONS, Comment
 from app.errors import NotFound, ValidationFailed
@@ -47,14 +47,14 @@ READ_IDS_MAX = 500
 
 
 class PersonSchema(OrderedSchema):
-    id = fields.Integer(required=True)
+    id = Integer(required=True)
     display_name = fields.String(required=True)
 
 
 class CommentSchema(OrderedSchema):
-    id = fields.Integer(required=True)
-    parent_id = fields.Integer(allow_none=True, required=True)
-    depth = fields.Integer(required=True, metadata={"description": "0 for a top-level comment."})
+    id = Integer(required=True)
+    parent_id = Integer(allow_none=True, required=True)
+    depth = Integer(required=True, metadata={"description": "0 for a top-level comment."})
     author = fields.Nested(
         PersonSchema, allow_none=True, required=True, metadata={"description": "null if removed."}
     )
@@ -68,7 +68,7 @@ class CommentSchema(OrderedSchema):
         required=True, metadata={"description": "Kept as a placeholder so replies make sense."}
     )
     reactions = fields.Dict(
-        keys=fields.String(), values=fields.Integer(), required=True, metadata={"example": {}}
+        keys=fields.String(), values=Integer(), required=True, metadata={"example": {}}
     )
     my_reactions = fields.List(fields.String(), required=True)
     created_at = fields.DateTime(required=True)
@@ -80,7 +80,7 @@ class ThreadSchema(OrderedSchema):
         required=True,
         metadata={"description": "Every comment, each followed by its replies, oldest first."},
     )
-    count = fields.Integer(required=True, metadata={"description": "Comments not removed."})
+    count = Integer(required=True, metadata={"description": "Comments not removed."})
 
 
 class CommentCreateSchema(OrderedSchema):
@@ -89,7 +89,7 @@ class CommentCreateSchema(OrderedSchema):
         validate=validate.Length(min=1, max=services.COMMENT_MAX),
         metadata={"description": "Markdown; `@Display Name` mentions someone."},
     )
-    parent_id = fields.Integer(
+    parent_id = Integer(
         allow_none=True, validate=_ID, metadata={"description": "The comment this replies to."}
     )
 
@@ -99,7 +99,7 @@ class CommentUpdateSchema(OrderedSchema):
 
 
 class ReactionsSchema(OrderedSchema):
-    reactions = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    reactions = fields.Dict(keys=fields.String(), values=Integer(), required=True)
 
 
 class FollowingSchema(OrderedSchema):
@@ -107,7 +107,7 @@ class FollowingSchema(OrderedSchema):
 
 
 class NotificationSchema(OrderedSchema):
-    id = fields.Integer(required=True)
+    id = Integer(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(services.NOTIFICATION_KINDS))
     text = fields.String(required=True)
     url = fields.String(required=True, metadata={"description": "Where it happened."})
@@ -118,34 +118,34 @@ class NotificationSchema(OrderedSchema):
 
 class NotificationListArgs(OrderedSchema):
     unread = fields.Boolean(load_default=False, metadata={"description": "Only unread ones."})
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=100))
+    limit = Integer(load_default=100, validate=validate.Range(min=1, max=100))
 
 
 class NotificationListSchema(OrderedSchema):
     items = fields.List(fields.Nested(NotificationSchema), required=True)
-    unread = fields.Integer(required=True, metadata={"description": "Unread notifications."})
+    unread = Integer(required=True, metadata={"description": "Unread notifications."})
 
 
 class MarkReadSchema(OrderedSchema):
     ids = fields.List(
-        fields.Integer(validate=_ID),
+        Integer(validate=_ID),
         validate=validate.Length(max=READ_IDS_MAX),
         metadata={"description": "Leave out to mark every notification read."},
     )
 
 
 class UnreadSchema(OrderedSchema):
-    unread = fields.Integer(required=True)
+    unread = Integer(required=True)
 
 
 class ProfileSchema(OrderedSchema):
-    id = fields.Integer(required=True)
+    id = Integer(required=True)
     display_name = fields.String(required=True)
     bio = fields.String(required=True)
     avatar_url = fields.String(allow_none=True, required=True)
     joined = fields.DateTime(required=True)
-    idea_count = fields.Integer(required=True, metadata={"description": "Ideas others can see."})
-    comment_count = fields.Integer(required=True)
+    idea_count = Integer(required=True, metadata={"description": "Ideas others can see."})
+    comment_count = Integer(required=True)
 
 
 # --- answers --------------------------------------------------------------------------------

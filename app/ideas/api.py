@@ -9,7 +9,7 @@ from marshmallow import fields, validate
 
 from app.accounts.permissions import permission_required, signed_in
 from app.api.errors import ErrorSchema
-from app.api.schemas import OrderedSchema
+from app.api.schemas import Integer, OrderedSchema
 from app.database import utcnow
 from app.errors import NotFound
 from app.ideas import services
@@ -26,36 +26,36 @@ blp = Blueprint(
 
 
 class CategorySchema(OrderedSchema):
-    id = fields.Integer(required=True)
+    id = Integer(required=True)
     name = fields.String(required=True)
     slug = fields.String(required=True)
     description = fields.String(required=True)
 
 
 class AuthorSchema(OrderedSchema):
-    id = fields.Integer(required=True)
+    id = Integer(required=True)
     display_name = fields.String(required=True)
 
 
 class ImageSchema(OrderedSchema):
     url = fields.String(required=True)
-    width = fields.Integer(required=True)
-    height = fields.Integer(required=True)
+    width = Integer(required=True)
+    height = Integer(required=True)
 
 
 class IdeaSchema(OrderedSchema):
-    id = fields.Integer(required=True)
+    id = Integer(required=True)
     title = fields.String(required=True)
     body = fields.String(required=True, metadata={"description": "Markdown source."})
     body_html = fields.String(required=True, metadata={"description": "Sanitised HTML."})
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
-    vote_count = fields.Integer(required=True)
-    comment_count = fields.Integer(required=True)
+    vote_count = Integer(required=True)
+    comment_count = Integer(required=True)
     category = fields.Nested(CategorySchema, allow_none=True, required=True)
     tags = fields.List(fields.String(), required=True)
     author = fields.Nested(AuthorSchema, required=True)
-    challenge_id = fields.Integer(allow_none=True, required=True)
-    merged_into_id = fields.Integer(allow_none=True, required=True)
+    challenge_id = Integer(allow_none=True, required=True)
+    merged_into_id = Integer(allow_none=True, required=True)
     decline_reason = fields.String(allow_none=True, required=True)
     official_response_html = fields.String(allow_none=True, required=True)
     images = fields.List(fields.Nested(ImageSchema), required=True)
@@ -67,8 +67,8 @@ class IdeaSchema(OrderedSchema):
 
 class IdeaPageSchema(OrderedSchema):
     items = fields.List(fields.Nested(IdeaSchema), required=True)
-    page = fields.Integer(required=True)
-    per_page = fields.Integer(required=True)
+    page = Integer(required=True)
+    per_page = Integer(required=True)
     has_next = fields.Boolean(required=True)
     sort = fields.String(required=True)
 
@@ -81,9 +81,9 @@ class IdeaListArgs(OrderedSchema):
     )
     tag = fields.String(validate=validate.Length(max=30))
     status = fields.String(validate=validate.OneOf(STATUSES))
-    challenge = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
-    per_page = fields.Integer(load_default=30, validate=validate.Range(min=1, max=100))
+    challenge = Integer(validate=validate.Range(min=1, max=2**31 - 1))
+    page = Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
+    per_page = Integer(load_default=30, validate=validate.Range(min=1, max=100))
 
 
 _ID = validate.Range(min=1, max=2**31 - 1)
@@ -92,8 +92,8 @@ _ID = validate.Range(min=1, max=2**31 - 1)
 class IdeaCreateSchema(OrderedSchema):
     title = fields.String(required=True, validate=validate.Length(min=5, max=140))
     body = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
-    category_id = fields.Integer(allow_none=True, validate=_ID)
-    challenge_id = fields.Integer(allow_none=True, validate=_ID)
+    category_id = Integer(allow_none=True, validate=_ID)
+    challenge_id = Integer(allow_none=True, validate=_ID)
     tags = fields.List(
         fields.String(validate=validate.Length(max=30)),
         validate=validate.Length(max=5),
@@ -104,14 +104,14 @@ class IdeaCreateSchema(OrderedSchema):
 class IdeaUpdateSchema(OrderedSchema):
     title = fields.String(validate=validate.Length(min=5, max=140))
     body = fields.String(validate=validate.Length(min=1, max=20_000))
-    category_id = fields.Integer(allow_none=True, validate=_ID)
+    category_id = Integer(allow_none=True, validate=_ID)
     tags = fields.List(
         fields.String(validate=validate.Length(max=30)), validate=validate.Length(max=5)
     )
 
 
 class SupportSchema(OrderedSchema):
-    vote_count = fields.Integer(required=True)
+    vote_count = Integer(required=True)
     voted = fields.Boolean(required=True, metadata={"description": "Whether you support it."})
 
 
@@ -129,7 +129,7 @@ class StatusChangeSchema(OrderedSchema):
 
 
 class MergeSchema(OrderedSchema):
-    into = fields.Integer(required=True, validate=_ID)
+    into = Integer(required=True, validate=_ID)
 
 
 class SimilarArgs(OrderedSchema):
@@ -141,16 +141,16 @@ class IdeaListSchema(OrderedSchema):
 
 
 class ChallengeSchema(OrderedSchema):
-    id = fields.Integer(required=True)
+    id = Integer(required=True)
     title = fields.String(required=True)
     brief_html = fields.String(required=True)
     category = fields.Nested(CategorySchema, allow_none=True, required=True)
     opens_at = fields.DateTime(required=True)
     closes_at = fields.DateTime(required=True)
     phase = fields.String(required=True, validate=validate.OneOf(("upcoming", "open", "closed")))
-    bonus_points = fields.Integer(allow_none=True, required=True)
-    idea_count = fields.Integer(required=True)
-    winner_idea_id = fields.Integer(allow_none=True, required=True)
+    bonus_points = Integer(allow_none=True, required=True)
+    idea_count = Integer(required=True)
+    winner_idea_id = Integer(allow_none=True, required=True)
 
 
 class ChallengeCreateSchema(OrderedSchema):
@@ -158,8 +158,8 @@ class ChallengeCreateSchema(OrderedSchema):
     brief = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
     opens_at = fields.AwareDateTime(required=True, default_timezone=None)
     closes_at = fields.AwareDateTime(required=True, default_timezone=None)
-    category_id = fields.Integer(allow_none=True, validate=_ID)
-    bonus_points = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=1_000_000))
+    category_id = Integer(allow_none=True, validate=_ID)
+    bonus_points = Integer(allow_none=True, validate=validate.Range(min=0, max=1_000_000))
 
 
 def idea_json(idea, supported: set[int], links=None) -> dict:

@@ -11,7 +11,7 @@ from marshmallow import fields, validate
 from app.accounts import services as accounts
 from app.accounts.permissions import is_admin, permission_required, signed_in
 from app.api.errors import ErrorSchema
-from app.api.schemas import OrderedSchema
+from app.api.schemas import Integer, OrderedSchema
 from app.rewards import services
 from app.web import external_url
 
@@ -24,41 +24,41 @@ blp = Blueprint(
 
 
 class PointsSchema(OrderedSchema):
-    balance = fields.Integer(required=True)
-    lifetime = fields.Integer(required=True)
-    level = fields.Integer(required=True)
-    to_next_level = fields.Integer(required=True, allow_none=True)
+    balance = Integer(required=True)
+    lifetime = Integer(required=True)
+    level = Integer(required=True)
+    to_next_level = Integer(required=True, allow_none=True)
 
 
 class EntrySchema(OrderedSchema):
-    id = fields.Integer(required=True)
-    amount = fields.Integer(required=True)
+    id = Integer(required=True)
+    amount = Integer(required=True)
     reason = fields.String(required=True)
     note = fields.String(required=True)
     created_at = fields.DateTime(required=True)
 
 
 class RankedPersonSchema(OrderedSchema):
-    id = fields.Integer(required=True)
+    id = Integer(required=True)
     display_name = fields.String(required=True)
 
 
 class StandingSchema(OrderedSchema):
-    rank = fields.Integer(required=True)
+    rank = Integer(required=True)
     user = fields.Nested(RankedPersonSchema, required=True)
-    points = fields.Integer(required=True)
+    points = Integer(required=True)
 
 
 class LeaderboardSchema(OrderedSchema):
     period = fields.String(required=True)
-    challenge = fields.Integer(required=True, allow_none=True)
+    challenge = Integer(required=True, allow_none=True)
     items = fields.List(fields.Nested(StandingSchema), required=True)
     me = fields.Nested(StandingSchema, required=True, allow_none=True)
 
 
 class LeaderboardArgs(OrderedSchema):
     period = fields.String(load_default="week", validate=validate.OneOf(services.PERIODS))
-    challenge = fields.Integer(
+    challenge = Integer(
         load_default=None,
         validate=validate.Range(min=1, max=2**31 - 1),
         metadata={"description": "Only points earned in this challenge."},
@@ -66,14 +66,12 @@ class LeaderboardArgs(OrderedSchema):
 
 
 class RewardSchema(OrderedSchema):
-    id = fields.Integer(required=True)
+    id = Integer(required=True)
     name = fields.String(required=True)
     description = fields.String(required=True)
-    cost = fields.Integer(required=True)
-    stock = fields.Integer(
-        required=True, allow_none=True, metadata={"description": "null: unlimited"}
-    )
-    per_person_limit = fields.Integer(required=True, allow_none=True)
+    cost = Integer(required=True)
+    stock = Integer(required=True, allow_none=True, metadata={"description": "null: unlimited"})
+    per_person_limit = Integer(required=True, allow_none=True)
     active_from = fields.DateTime(required=True, allow_none=True)
     active_until = fields.DateTime(required=True, allow_none=True)
     image_url = fields.Method("_image_url", required=True, allow_none=True)
@@ -97,9 +95,9 @@ def _limit():
 class RewardCreateSchema(OrderedSchema):
     name = fields.String(required=True, validate=validate.Length(min=2, max=120))
     description = fields.String(load_default="", validate=validate.Length(max=2000))
-    cost = fields.Integer(required=True, validate=_cost())
-    stock = fields.Integer(load_default=None, allow_none=True, validate=_stock())
-    per_person_limit = fields.Integer(load_default=None, allow_none=True, validate=_limit())
+    cost = Integer(required=True, validate=_cost())
+    stock = Integer(load_default=None, allow_none=True, validate=_stock())
+    per_person_limit = Integer(load_default=None, allow_none=True, validate=_limit())
     active_from = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=UTC)
     active_until = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=UTC)
 
@@ -109,23 +107,23 @@ class RewardPatchSchema(OrderedSchema):
 
     name = fields.String(validate=validate.Length(min=2, max=120))
     description = fields.String(validate=validate.Length(max=2000))
-    cost = fields.Integer(validate=_cost())
-    stock = fields.Integer(allow_none=True, validate=_stock())
-    per_person_limit = fields.Integer(allow_none=True, validate=_limit())
+    cost = Integer(validate=_cost())
+    stock = Integer(allow_none=True, validate=_stock())
+    per_person_limit = Integer(allow_none=True, validate=_limit())
     active_from = fields.AwareDateTime(allow_none=True, default_timezone=UTC)
     active_until = fields.AwareDateTime(allow_none=True, default_timezone=UTC)
 
 
 class RedemptionSchema(OrderedSchema):
-    id = fields.Integer(required=True)
-    item_id = fields.Integer(required=True)
-    cost = fields.Integer(required=True)
+    id = Integer(required=True)
+    item_id = Integer(required=True)
+    cost = Integer(required=True)
     status = fields.String(required=True)
     created_at = fields.DateTime(required=True)
 
 
 class GrantSchema(OrderedSchema):
-    amount = fields.Integer(required=True, validate=validate.Range(min=-1_000_000, max=1_000_000))
+    amount = Integer(required=True, validate=validate.Range(min=-1_000_000, max=1_000_000))
     reason = fields.String(required=True, validate=validate.Length(min=1, max=300))
 
 

@@ -189,3 +189,32 @@ def test_nul_character_in_text_is_a_422_not_a_server_error(client, db, method, u
 
     assert response.status_code == 422
     assert response.get_json()["error"]["code"] == "invalid_characters"
+
+
+# A number with a fraction where a whole number belongs: found by schemathesis, accepted as 0.
+@pytest.mark.parametrize("points", [1.5, 2.220446049250313e-16])
+def test_a_fraction_for_a_whole_number_is_a_422_and_creates_nothing(client, db, points):
+    caller = make_member(roles=("product",))
+    token = services.create_api_token(caller, name="t")[1]
+    body = {
+        "title": "Designs for balconies",
+        "brief": "Small outdoor spaces.",
+        "opens_at": "2030-01-01T00:00:00+00:00",
+        "closes_at": "2030-02-01T00:00:00+00:00",
+        "bonus_points": points,
+    }
+
+    response = client.post(
+        "/api/v1/challenges", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+
+    assert response.status_code == 422
+    assert "bonus_points" in response.get_json()["error"]["fields"]
+    assert client.get("/api/v1/challenges").get_json() == []
+    whole = client.post(
+        "/api/v1/challenges",
+        json={**body, "bonus_points": 3.0},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert whole.status_code == 201
+    assert whole.get_json()["bonus_points"] == 3
