@@ -130,6 +130,11 @@ class Config:
     OPENAPI_URL_PREFIX = "/api/v1"
     OPENAPI_JSON_PATH = "openapi.json"
 
+    # Subscribers registered with app.deferred.subscribe: run by a background thread per process
+    # ("thread"), or in the committing thread right after the commit ("inline": the tests).
+    DEFERRED_EVENTS = os.environ.get("DEFERRED_EVENTS", "thread")
+    DEFERRED_POLL_SECONDS = float(os.environ.get("DEFERRED_POLL_SECONDS", "5"))
+
     # Set by the benchmark: count SQL statements per request into a response header.
     COUNT_QUERIES = _env_bool("COUNT_QUERIES", False)
 
@@ -149,3 +154,4 @@ class TestConfig(Config):
     PASSWORD_HASH_PARALLELISM = 1
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
+    DEFERRED_EVENTS = "inline"
