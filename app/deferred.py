@@ -7,23 +7,26 @@ registered with :func:`subscribe` does not run inside the publisher's transactio
 goes into the ``deferred_events`` table instead (one row per event, however many subscribers
 it has), in that same transaction (a transactional outbox), so it exists if and only if the
 vote or comment does. Once the transaction commits, a background thread of the same process
-runs the subscribers, in order, a batch of events per transaction.
+runs the subscribers, in order, a batch of events per transaction: it waits a moment
+(``DEFERRED_GATHER_SECONDS``) after being woken, so the events of a busy moment share one.
 
 Guarantees:
 
 - Every subscriber of a committed event runs, once: an event is deleted in the transaction that
   did its work. A worker that dies mid-batch leaves its events for the next drain (any process
   polls every ``DEFERRED_POLL_SECONDS``); ``flask deferred drain`` drains from the shell.
-- A failing subscriber is rolled back alone (its own SAVEPOINT) and retried later with a growing
-  delay; the event's other subscribers are recorded as done and do not run again. After
-  ``MAX_ATTEMPTS`` the event stays in the table for people to look at (``flask deferred
-  status``).
+- A failing subscriber is rolled back alone (the batch runs again, each subscriber in a
+  SAVEPOINT of its own) and retried later with a growing delay; the event's other subscribers
+  are recorded as done and do not run again. After ``MAX_ATTEMPTS`` the event stays in the
+  table for people to look at (``flask deferred status``).
 - Events are drained in the order they were committed, so a withdrawal's reversal comes after
   the vote's payment. Subscribers see the database as it is when they run: a comment removed in
   the meantime, or an idea removed as spam, is theirs to check.
 
-``DEFERRED_EVENTS = "inline"`` (the test suite) drains in the committing thread, right after the
-commit, through the same table and code; ``"thread"`` (the default) hands it to the thread.
+Who drains (``DEFERRED_EVENTS``): by default (``"background"``) a request drains the events it
+committed itself, right after its answer is sent, and a thread of each process drains what
+commits outside requests make and polls for what is left; ``"inline"`` (the test suite)
+drains in the committing thread right after the commit, through the same table and code.
 The drain runs in an app context of its own (its own session and ``g``), so the statements it
 runs are never counted as a request's (``X-Query-Count``, ``app.querycount``).
 """
@@ -34,6 +37,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
@@ -43,7 +47,7 @@ from typing import Any
 
 import click
 from blinker import NamedSignal
-from flask import Flask, current_app
+from flask import Flask, Response, current_app, g, has_request_context
 from sqlalchemy import JSON, Index, String, delete, func, inspect, select
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -52,9 +56,11 @@ from app.extensions import db
 
 log = logging.getLogger(__name__)
 
-BATCH = 20  # events per transaction: on SQLite, writers wait while a batch runs
+BATCH = 50  # events per transaction at most
 MAX_ATTEMPTS = 8
 _PENDING = "cocreate_deferred_pending"
+_DRAIN_AFTER_RESPONSE = "cc_deferred_drain_after_response"
+_ANSWERED = "cc_deferred_answered"
 
 _draining: ContextVar[bool] = ContextVar("cocreate_deferred_draining", default=False)
 _sent_while_draining: ContextVar[bool] = ContextVar("cocreate_deferred_sent", default=False)
@@ -186,38 +192,51 @@ def _retry_delay(attempts: int) -> timedelta:
 def drain_batch(limit: int = BATCH) -> int:
     """Run the subscribers of up to ``limit`` due events, in one transaction; how many ran.
 
-    Call it inside an app context whose session is the drain's own.
+    Call it inside an app context whose session is the drain's own. The subscribers run one
+    after another; should one fail, the batch is rolled back and run again with each
+    subscriber in a SAVEPOINT of its own, so the failure is kept to itself.
     """
     token = _draining.set(True)
     try:
-        with write_transaction():  # SQLite: hold the write lock from the first read
-            now = utcnow()
-            events = db.session.scalars(
-                select(DeferredEvent)
-                .where(DeferredEvent.available_at <= now, DeferredEvent.attempts < MAX_ATTEMPTS)
-                .order_by(DeferredEvent.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)  # PostgreSQL: drainers share the work
-            ).all()
-            if not events:
-                db.session.rollback()
-                return 0
-            loaded = _load(events)
-            finished = [event.id for event in events if _run(event, loaded, now)]
-            if finished:
-                db.session.execute(
-                    delete(DeferredEvent)
-                    .where(DeferredEvent.id.in_(finished))
-                    .execution_options(synchronize_session=False)
-                )
-            db.session.commit()
-            return len(events)
+        try:
+            return _drain_batch(limit, careful=False)
+        except Exception:
+            db.session.rollback()
+            return _drain_batch(limit, careful=True)
     finally:
         _draining.reset(token)
 
 
-def _run(event: DeferredEvent, loaded: dict, now: datetime) -> bool:
-    """Run the event's subscribers that have not run; True when none is left to run."""
+def _drain_batch(limit: int, *, careful: bool) -> int:
+    with write_transaction():  # SQLite: hold the write lock from the first read
+        now = utcnow()
+        events = db.session.scalars(
+            select(DeferredEvent)
+            .where(DeferredEvent.available_at <= now, DeferredEvent.attempts < MAX_ATTEMPTS)
+            .order_by(DeferredEvent.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)  # PostgreSQL: drainers share the work
+        ).all()
+        if not events:
+            db.session.rollback()
+            return 0
+        loaded = _load(events)
+        finished = [event.id for event in events if _run(event, loaded, now, careful=careful)]
+        if finished:
+            db.session.execute(
+                delete(DeferredEvent)
+                .where(DeferredEvent.id.in_(finished))
+                .execution_options(synchronize_session=False)
+            )
+        db.session.commit()
+        return len(events)
+
+
+def _run(event: DeferredEvent, loaded: dict, now: datetime, *, careful: bool) -> bool:
+    """Run the event's subscribers that have not run; True when none is left to run.
+
+    Not ``careful``: a failure propagates (the caller runs the batch again, carefully).
+    """
     sender = _unpack(event.payload["sender"], loaded)
     if sender is None:  # the vote's idea, the comment: deleted since; nothing to do
         return True
@@ -227,6 +246,9 @@ def _run(event: DeferredEvent, loaded: dict, now: datetime) -> bool:
     for subscriber in _subscribers.get(event.signal, []):
         name = _name(subscriber)
         if name in done:
+            continue
+        if not careful:
+            subscriber(sender, **kwargs)
             continue
         try:
             with db.session.begin_nested():
@@ -269,7 +291,31 @@ def _after_commit(app: Flask) -> None:
         else:
             drain(app)
         return
+    if has_request_context() and not g.get(_ANSWERED):
+        g.setdefault(_DRAIN_AFTER_RESPONSE, True)  # see _schedule_drain
+        return
     _drainer(app).wake.set()
+
+
+def _schedule_drain(response: Response) -> Response:
+    """A request that committed events drains them itself, once its answer has been sent.
+
+    The server calls ``close`` on the answer after writing it to the client: the person who
+    voted has their answer, and no other thread of the process competes with the next
+    request for the interpreter. What the request commits later (in a teardown) wakes the
+    process's drain thread instead.
+    """
+    g.setdefault(_ANSWERED, True)
+    if g.pop(_DRAIN_AFTER_RESPONSE, False):
+        response.call_on_close(partial(_drain_quietly, current_app._get_current_object()))
+    return response
+
+
+def _drain_quietly(app: Flask) -> None:
+    try:
+        drain(app)
+    except Exception:  # the events stay; the drain thread polls for them
+        log.exception("Draining deferred events after a response failed")
 
 
 class _Drainer:
@@ -285,8 +331,11 @@ class _Drainer:
 
     def _run(self) -> None:
         poll = self.app.config["DEFERRED_POLL_SECONDS"]
+        gather = self.app.config["DEFERRED_GATHER_SECONDS"]
         while not self.stopping:
-            self.wake.wait(timeout=poll)
+            if self.wake.wait(timeout=poll):
+                # Let the events of a busy moment gather: one transaction for many of them.
+                time.sleep(gather)
             self.wake.clear()
             if self.stopping:
                 return
@@ -299,6 +348,11 @@ class _Drainer:
         self.stopping = True
         self.wake.set()
         self.thread.join(timeout=10)
+
+
+def start_drainer(app: Flask) -> None:
+    """Make sure this process's drain thread for ``app`` runs."""
+    _drainer(app)
 
 
 def _drainer(app: Flask) -> _Drainer:
@@ -370,11 +424,10 @@ def drain_command(retry_failed: bool) -> None:
 
 def init_app(app: Flask) -> None:
     mode = app.config["DEFERRED_EVENTS"]
-    if mode not in ("thread", "inline"):
-        raise RuntimeError(f'DEFERRED_EVENTS is "thread" or "inline", not {mode!r}')
+    if mode not in ("background", "inline"):
+        raise RuntimeError(f'DEFERRED_EVENTS is "background" or "inline", not {mode!r}')
     app.cli.add_command(cli)
-    if mode == "thread":
+    app.after_request(_schedule_drain)
+    if mode == "background":
         # Start polling with the first request: events a crashed worker or a command left.
-        @app.before_request
-        def _start_drainer() -> None:
-            _drainer(app)
+        app.before_request(partial(start_drainer, app))
