@@ -130,12 +130,6 @@ class Config:
     OPENAPI_URL_PREFIX = "/api/v1"
     OPENAPI_JSON_PATH = "openapi.json"
 
-    # Subscribers registered with app.deferred.subscribe: run once the answer is sent, or by a
-    # thread of each process ("background"), or right after the commit ("inline": the tests).
-    DEFERRED_EVENTS = os.environ.get("DEFERRED_EVENTS", "background")
-    DEFERRED_POLL_SECONDS = float(os.environ.get("DEFERRED_POLL_SECONDS", "5"))
-    DEFERRED_GATHER_SECONDS = float(os.environ.get("DEFERRED_GATHER_SECONDS", "0.05"))
-
     # Set by the benchmark: count SQL statements per request into a response header.
     COUNT_QUERIES = _env_bool("COUNT_QUERIES", False)
 
@@ -155,4 +149,3 @@ class TestConfig(Config):
     PASSWORD_HASH_PARALLELISM = 1
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
-    DEFERRED_EVENTS = "inline"

@@ -85,12 +85,11 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_features(app: Flask) -> None:
-    from app import accounts, api, community, deferred, demo, ideas, main, rewards
+    from app import accounts, api, community, demo, ideas, main, rewards
     from app.community import models as _community_models  # noqa: F401
     from app.mail import models as _mail_models  # noqa: F401  (the outbox table)
     from app.rewards import models as _rewards_models  # noqa: F401
 
-    deferred.init_app(app)
     main.init_app(app)
     accounts.init_app(app)
     ideas.init_app(app)

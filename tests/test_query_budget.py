@@ -5,11 +5,11 @@ pictures, tags and timeline entries on the idea page; notifications in the cente
 anonymous reader and for a signed-in customer (the costlier case: the user is loaded, the bell
 counts unread notifications, and "did I support this", "do I follow this" are answered). The
 count includes everything the request runs: the user loader, context processors and panels,
-and for a vote or a comment every subscriber inside its transaction. What deferred subscribers
-run after the commit (app.deferred) is counted apart, with a budget of its own, constant too.
+and for a vote or a comment every subscriber inside its transaction.
 
 A failing budget prints the statements, so the new query is easy to find. Statements on the
-points tables (the balance in the navigation) are counted too, and reported apart.
+points tables (the rewards ledger paid by vote and comment subscribers, the balance in the
+navigation) are counted too, and reported apart: that module keeps its own budget.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event
 
-from app import deferred
 from app.accounts.models import User
 from app.community import services as community
 from app.community.models import Activity, Notification, Profile, Reaction
@@ -38,26 +37,17 @@ READERS = ("anonymous", "customer")
 REWARDS_TABLES = ("earning_rules", "ledger_entries", "balances", "redemptions", "user_badges")
 
 
-class Statements(list):
-    """The statements a request ran; ``deferred``: those its deferred subscribers ran after the
-    commit (app.deferred: the suite drains them in the request's thread, production in another)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.deferred: list[str] = []
-
-
 @pytest.fixture
 def measure(client, count_queries) -> Callable:
     """``measure(method, url, **kwargs)`` → (response, statements), counted by count_queries."""
 
     @contextmanager
-    def _recording() -> Iterator[Statements]:
-        statements = Statements()
+    def _recording() -> Iterator[list[str]]:
+        statements: list[str] = []
 
         def _record(conn, cursor, statement, *args) -> None:
             if not statement.lstrip().upper().startswith(NOT_QUERIES):
-                (statements.deferred if deferred.draining() else statements).append(statement)
+                statements.append(statement)
 
         event.listen(_db.engine, "before_cursor_execute", _record)
         try:
@@ -68,7 +58,7 @@ def measure(client, count_queries) -> Callable:
     def _measure(method: str, url: str, **kwargs):
         with count_queries() as n, _recording() as statements:
             response = client.open(url, method=method, **kwargs)
-        assert n() == len(statements) + len(statements.deferred)
+        assert n() == len(statements)
         return response, statements
 
     return _measure
@@ -93,29 +83,19 @@ def _on_points(statement: str) -> bool:
 
 
 def _report(
-    label: str,
-    counts: dict[int, Statements],
-    *,
-    budget: int = BUDGET,
-    own: int = BUDGET,
-    deferred_budget: int = 0,
+    label: str, counts: dict[int, list[str]], *, budget: int = BUDGET, own: int = BUDGET
 ) -> None:
-    """Equal at every size, at most ``budget`` in all and ``own`` outside the points tables;
-    after the commit, at most ``deferred_budget`` for the deferred subscribers."""
+    """Equal at every size, at most ``budget`` in all and ``own`` outside the points tables."""
     small, large = (counts[size] for size in SIZES)
     points = [s for s in large if _on_points(s)]
     print(
         f"\nquery budget: {label}: {len(small)} at {SIZES[0]}, {len(large)} at {SIZES[1]}"
         f" ({len(large) - len(points)} + {len(points)} on the points tables)"
-        f", then {len(large.deferred)} deferred"
     )
-    detail = "\n".join(f"  {' '.join(s.split())[:200]}" for s in large)
-    after = "\n".join(f"  {' '.join(s.split())[:200]}" for s in large.deferred)
+    detail = "\n".join(f"  {' '.join(s.split())[:160]}" for s in large)
     assert len(small) == len(large), f"{label} grows with its size:\n{detail}"
     assert len(large) - len(points) <= own, f"{label} runs {len(large)} statements:\n{detail}"
     assert len(large) <= budget, f"{label} runs {len(large)} statements:\n{detail}"
-    assert len(small.deferred) == len(large.deferred), f"{label}: deferred work grows:\n{after}"
-    assert len(large.deferred) <= deferred_budget, f"{label}: deferred work runs:\n{after}"
 
 
 # --- data -----------------------------------------------------------------------------------
@@ -317,21 +297,20 @@ def test_idea_paths_stay_within_the_budget(sign_in, measure, reader, label, path
 
 # --- support --------------------------------------------------------------------------------
 
-# Ours: the token's person (with their balance, so it counts on the points tables), the idea,
-# the vote row, its counters and hot score in one UPDATE that returns them, and the event for
-# the deferred subscribers (app.deferred). After the commit, and off the request path in
-# production, the drain runs them: it reads the event and its rows (idea, voter), the voter
-# follows the idea (community), the author is paid (rewards: the rule with what it paid today,
-# the ledger entry, the balance; a withdrawal: the entry paid with the balance held, the
-# compensating entry, the balance), and the event is deleted. The htmx answer redraws the
-# button from the rows the vote just wrote, without reading them again.
+# Writes cannot reach five. Ours: the token's person, the idea, the vote row, its counters
+# and hot score in one UPDATE, and following the idea (community subscriber). The rewards
+# subscriber adds 3 statements on the points tables (the rule as admins changed it together
+# with what it paid today, the ledger entry returned by its INSERT, the balance upsert); a
+# withdrawal takes the points back in 3 (the entry paid with the balance held, the compensating
+# entry, the balance). A signed-in person's load joins their balance, so it counts on the
+# points tables too. After the commit, the htmx answer reloads the expired idea and user (+2).
 VOTE_PATHS = [
-    # label, method, path, headers, (budget, own, deferred)
-    ("vote (API)", "PUT", "/api/v1/ideas/{id}/vote", {}, (5, 4, 8)),
-    ("withdrawal (API)", "DELETE", "/api/v1/ideas/{id}/vote", {}, (5, 4, 7)),
-    ("vote (htmx)", "POST", "/ideas/{id}/vote", {"HX-Request": "true"}, (5, 4, 8)),
-    ("withdrawal (htmx)", "POST", "/ideas/{id}/unvote", {"HX-Request": "true"}, (5, 4, 7)),
-    ("vote (form)", "POST", "/ideas/{id}/vote", {}, (5, 4, 8)),
+    # label, method, path, headers, (budget, own)
+    ("vote (API)", "PUT", "/api/v1/ideas/{id}/vote", {}, (8, 4)),
+    ("withdrawal (API)", "DELETE", "/api/v1/ideas/{id}/vote", {}, (7, 3)),
+    ("vote (htmx)", "POST", "/ideas/{id}/vote", {"HX-Request": "true"}, (10, 5)),
+    ("withdrawal (htmx)", "POST", "/ideas/{id}/unvote", {"HX-Request": "true"}, (9, 4)),
+    ("vote (form)", "POST", "/ideas/{id}/vote", {}, (8, 4)),
 ]
 
 
@@ -357,23 +336,22 @@ def test_support_stays_within_the_budget(
     for size, idea in ideas.items():
         response, counts[size] = measure(method, path.format(id=idea.id), **kwargs)
         assert response.status_code in (200, 302)
-    budget, own, deferred_budget = budgets
-    _report(label, counts, budget=budget, own=own, deferred_budget=deferred_budget)
+    budget, own = budgets
+    _report(label, counts, budget=budget, own=own)
 
 
 # --- the conversation -----------------------------------------------------------------------
 
-# Ours: the user, the idea, the comment row, the idea's comment counter (returned, for the live
-# update), and the event for the deferred subscribers; the API answers with the comment as
-# written. The htmx answer redraws the whole conversation (+1: the thread in one query). After
-# the commit the drain reads the event and its rows (comment, author, idea), follows the idea
-# and notifies whoever is answered or mentioned (community), pays the author and counts their
-# paid comments for the badge (rewards), and deletes the event.
+# Ours: the user, the idea, the comment row, the idea's comment counter and following the idea
+# (community subscriber); the API answer reads back the committed comment, and the live update
+# reads the new count (community/live.py). The rewards subscribers add 4 statements (as for a
+# vote, plus counting the person's paid comments for the badge). The htmx answer redraws the
+# whole conversation: the expired idea, the thread in one query, and the expired user's roles.
 COMMENT_PATHS = [
-    # label, path, headers, (budget, own, deferred)
-    ("comment (API)", "/api/v1/ideas/{id}/comments", {}, (5, 4, 11)),
-    ("comment (htmx)", "/ideas/{id}/comments", {"HX-Request": "true"}, (6, 5, 11)),
-    ("comment (form)", "/ideas/{id}/comments", {}, (5, 4, 11)),
+    # label, path, headers, (budget, own)
+    ("comment (API)", "/api/v1/ideas/{id}/comments", {}, (11, 6)),
+    ("comment (htmx)", "/ideas/{id}/comments", {"HX-Request": "true"}, (13, 7)),
+    ("comment (form)", "/ideas/{id}/comments", {}, (10, 5)),
 ]
 
 
@@ -395,8 +373,8 @@ def test_commenting_stays_within_the_budget(sign_in, measure, label, path, extra
         assert response.status_code in (200, 201, 302), response.get_data(as_text=True)[:300]
         if size:
             counts[size] = statements
-    budget, own, deferred_budget = budgets
-    _report(label, counts, budget=budget, own=own, deferred_budget=deferred_budget)
+    budget, own = budgets
+    _report(label, counts, budget=budget, own=own)
 
 
 # --- notifications --------------------------------------------------------------------------

@@ -1,14 +1,12 @@
 """How the community hears the rest of the site: follows, notifications and the feed.
 
-Each subscriber runs inside the publisher's transaction and does not commit, except those given
-to ``deferred.subscribe``: they run just after it commits (see app.deferred).
+Each subscriber runs inside the publisher's transaction and does not commit.
 """
 
 from __future__ import annotations
 
 from flask_babel import gettext as _
 
-from app import deferred
 from app.community import services
 from app.ideas.workflow import STATUS_LABELS
 from app.web import path_for
@@ -230,10 +228,10 @@ def connect() -> None:
 
     ideas.idea_submitted.connect(_idea_submitted)
     ideas.idea_published.connect(_idea_published)
-    deferred.subscribe(ideas.vote_cast, _vote_cast)  # after the commit (app.deferred)
+    ideas.vote_cast.connect(_vote_cast)
     ideas.idea_status_changed.connect(_status_changed)
     ideas.idea_merged.connect(_merged)
     ideas.milestone_reached.connect(_milestone)
     ideas.challenge_closed.connect(_challenge_closed)
     ideas.category_deleted.connect(_category_deleted)
-    deferred.subscribe(community.comment_posted, _comment_posted)
+    community.comment_posted.connect(_comment_posted)

@@ -42,7 +42,6 @@ from sqlalchemy.orm import (
     load_only,
     selectinload,
 )
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app import abilities
 from app.accounts.models import User
@@ -53,7 +52,7 @@ from app.accounts.permissions import (
     is_product_team,
     signed_in,
 )
-from app.database import commit_and_keep, release_write_lock, upsert, utcnow
+from app.database import release_write_lock, upsert, utcnow
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.extensions import db
 from app.ideas import events, images, search
@@ -351,7 +350,7 @@ def _support_statements(dialect: str) -> dict:
             recent_vote_count=Idea.recent_vote_count + bindparam("recent_delta", type_=Integer),
             hot_score=support + bindparam("age", type_=Float),
         )
-        .returning(Idea.vote_count, Idea.recent_vote_count, Idea.hot_score)
+        .returning(Idea.vote_count)
         .execution_options(synchronize_session=False),
     }
 
@@ -364,13 +363,12 @@ def _change_support(idea: Idea, *, delta: int, recent_delta: int) -> int:
     """Move the stored counters by ``delta`` in SQL and refresh the hot score with them, in one
     statement; the new count."""
     age = (idea.created_at.timestamp() - HOT_EPOCH) / HOT_TIME_SCALE
-    moved = db.session.execute(
+    new_count = db.session.execute(
         _statements()["move"],
         {"idea_id": idea.id, "delta": delta, "recent_delta": recent_delta, "age": age},
-    ).one()
-    for column, value in moved._mapping.items():  # what was stored, without reading it again
-        set_committed_value(idea, column, value)
-    return moved.vote_count
+    ).scalar_one()
+    db.session.expire(idea, ["vote_count", "recent_vote_count", "hot_score"])
+    return new_count
 
 
 def cast_vote(idea: Idea, *, voter: User) -> Support:
@@ -392,9 +390,7 @@ def cast_vote(idea: Idea, *, voter: User) -> Support:
     events.vote_cast.send(idea, voter=voter, vote_count=count)
     if count in _thresholds():
         _reach_milestones(idea, count)
-        db.session.commit()
-    else:
-        commit_and_keep(idea, voter)  # the counters are set: the answer reads no row again
+    db.session.commit()
     return Support(count, True)
 
 
@@ -413,7 +409,7 @@ def withdraw_vote(idea: Idea, *, voter: User) -> Support:
     recent = 1 if utcnow() - removed.created_at <= RECENT_WINDOW else 0
     count = _change_support(idea, delta=-1, recent_delta=-recent)
     events.vote_withdrawn.send(idea, voter=voter, vote_count=count)
-    commit_and_keep(idea, voter)
+    db.session.commit()
     return Support(count, False)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from flask import current_app
 from flask_babel import gettext as _
 
-from app import deferred
 from app.community import services as community
 from app.extensions import db
 from app.ideas.models import Challenge, Idea
@@ -32,9 +31,7 @@ def _idea_published(idea, **extra) -> None:
 
 
 def _vote_cast(idea, *, voter, **extra) -> None:
-    """Deferred: the idea as it is now, so support for an idea removed since pays nothing."""
-    if idea.status != "removed":
-        _pay_author(idea, "supporter", f"supporter:{idea.id}:{voter.id}")
+    _pay_author(idea, "supporter", f"supporter:{idea.id}:{voter.id}")
 
 
 def _vote_withdrawn(idea, *, voter, **extra) -> None:
@@ -87,9 +84,6 @@ def _challenge_closed(challenge, **extra) -> None:
 
 
 def _comment_posted(comment, *, author, **extra) -> None:
-    """Deferred: a comment removed before this runs pays nothing."""
-    if comment.is_deleted:
-        return
     if comment.idea_id is not None:
         idea = db.session.get(Idea, comment.idea_id)
         if idea is not None and idea.author_id == author.id:
@@ -166,14 +160,13 @@ def connect() -> None:
     from app.rewards import events
 
     ideas.idea_published.connect(_idea_published)
-    # Off the request path, after the commit, in order (app.deferred).
-    deferred.subscribe(ideas.vote_cast, _vote_cast)
-    deferred.subscribe(ideas.vote_withdrawn, _vote_withdrawn)
-    deferred.subscribe(community_events.comment_posted, _comment_posted)
-    deferred.subscribe(community_events.comment_deleted, _comment_deleted)
+    ideas.vote_cast.connect(_vote_cast)
+    ideas.vote_withdrawn.connect(_vote_withdrawn)
     ideas.idea_status_changed.connect(_status_changed)
     ideas.milestone_reached.connect(_milestone)
     ideas.challenge_closed.connect(_challenge_closed)
+    community_events.comment_posted.connect(_comment_posted)
+    community_events.comment_deleted.connect(_comment_deleted)
     production.production_request_created.connect(_production_request_created)
     production.preorder_placed.connect(_preorder_placed)
     events.redemption_decided.connect(_redemption_decided)
