@@ -77,6 +77,29 @@ def upsert(model):
     return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
 
 
+def commit_and_keep(*rows) -> None:
+    """Commit, expiring everything the session holds except ``rows``.
+
+    For a write that answers with the rows it just wrote (a vote redraws its button from the
+    idea, a comment is returned as JSON): they hold what was committed, and reading them back
+    would cost a query each. Every column of theirs changed in SQL must have been set back on
+    them (``set_committed_value``) or expired.
+    """
+    from app.extensions import db
+
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+    # current_user is a proxy: keep the row behind it
+    kept = {id(getattr(row, "_get_current_object", lambda r=row: r)()) for row in rows}
+    for row in list(session.identity_map.values()):
+        if id(row) not in kept:
+            session.expire(row)
+
+
 def release_write_lock() -> None:
     """End the transaction so far before slow work (Argon2, image re-encoding).
 

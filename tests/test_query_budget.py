@@ -303,13 +303,14 @@ def test_idea_paths_stay_within_the_budget(sign_in, measure, reader, label, path
 # with what it paid today, the ledger entry returned by its INSERT, the balance upsert); a
 # withdrawal takes the points back in 3 (the entry paid with the balance held, the compensating
 # entry, the balance). A signed-in person's load joins their balance, so it counts on the
-# points tables too. After the commit, the htmx answer reloads the expired idea and user (+2).
+# points tables too. The htmx answer redraws the button from the idea and person the vote
+# kept (its counters come back from the UPDATE), without reading them again.
 VOTE_PATHS = [
     # label, method, path, headers, (budget, own)
     ("vote (API)", "PUT", "/api/v1/ideas/{id}/vote", {}, (8, 4)),
     ("withdrawal (API)", "DELETE", "/api/v1/ideas/{id}/vote", {}, (7, 3)),
-    ("vote (htmx)", "POST", "/ideas/{id}/vote", {"HX-Request": "true"}, (10, 5)),
-    ("withdrawal (htmx)", "POST", "/ideas/{id}/unvote", {"HX-Request": "true"}, (9, 4)),
+    ("vote (htmx)", "POST", "/ideas/{id}/vote", {"HX-Request": "true"}, (8, 4)),
+    ("withdrawal (htmx)", "POST", "/ideas/{id}/unvote", {"HX-Request": "true"}, (7, 3)),
     ("vote (form)", "POST", "/ideas/{id}/vote", {}, (8, 4)),
 ]
 
@@ -342,16 +343,16 @@ def test_support_stays_within_the_budget(
 
 # --- the conversation -----------------------------------------------------------------------
 
-# Ours: the user, the idea, the comment row, the idea's comment counter and following the idea
-# (community subscriber); the API answer reads back the committed comment, and the live update
-# reads the new count (community/live.py). The rewards subscribers add 4 statements (as for a
-# vote, plus counting the person's paid comments for the badge). The htmx answer redraws the
-# whole conversation: the expired idea, the thread in one query, and the expired user's roles.
+# Ours: the user, the idea, the comment row, the idea's comment counter (returned by its UPDATE,
+# for the live update too) and following the idea (community subscriber); the API answer shows
+# the comment as written, reading only its author again. The rewards subscribers add 4
+# statements (as for a vote, plus counting the person's paid comments for the badge). The htmx
+# answer redraws the whole conversation: the thread in one query, and the author again.
 COMMENT_PATHS = [
     # label, path, headers, (budget, own)
-    ("comment (API)", "/api/v1/ideas/{id}/comments", {}, (11, 6)),
-    ("comment (htmx)", "/ideas/{id}/comments", {"HX-Request": "true"}, (13, 7)),
-    ("comment (form)", "/ideas/{id}/comments", {}, (10, 5)),
+    ("comment (API)", "/api/v1/ideas/{id}/comments", {}, (10, 4)),
+    ("comment (htmx)", "/ideas/{id}/comments", {"HX-Request": "true"}, (11, 5)),
+    ("comment (form)", "/ideas/{id}/comments", {}, (9, 4)),
 ]
 
 

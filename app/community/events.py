@@ -6,7 +6,8 @@ signals = Namespace()
 
 comment_posted = signals.signal(
     "comment-posted",
-    doc="Sender: the Comment. kwargs: author, parent (Comment or None), mentioned (list of User).",
+    doc="Sender: the Comment. kwargs: author, parent (Comment or None), mentioned (list of User), "
+    "comment_count (the idea's count with this comment; None on a challenge).",
 )
 comment_edited = signals.signal("comment-edited", doc="Sender: the Comment. kwargs: editor.")
 comment_deleted = signals.signal("comment-deleted", doc="Sender: the Comment. kwargs: actor.")

@@ -132,15 +132,12 @@ def _status_changed(idea, *, change, **extra) -> None:
     _emit_after_commit("status", payload, "ideas")
 
 
-def _comment_posted(comment, **extra) -> None:
+def _comment_posted(comment, *, comment_count, **extra) -> None:
     if comment.idea_id is None:
         return
     from flask_babel import ngettext
 
-    from app.ideas.models import Idea
-
-    # The stored count already includes this comment (moved in SQL in this transaction).
-    count = db.session.scalar(select(Idea.comment_count).where(Idea.id == comment.idea_id))
+    count = comment_count  # the stored count, this comment included (moved in SQL)
     _emit_after_commit(
         "comment",
         {

@@ -30,6 +30,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.accounts.models import User
 from app.accounts.permissions import can_moderate, ensure, is_staff, signed_in
@@ -48,7 +49,7 @@ from app.community.models import (
     Profile,
     Reaction,
 )
-from app.database import release_write_lock, upsert, utcnow
+from app.database import commit_and_keep, release_write_lock, upsert, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.ideas import images
@@ -173,16 +174,22 @@ def post_comment(
     )
     db.session.add(comment)
     db.session.flush()
+    count = None
     if idea is not None:
-        db.session.execute(
+        count = db.session.execute(
             update(Idea)
             .where(Idea.id == idea.id)
             .values(comment_count=Idea.comment_count + 1)
+            .returning(Idea.comment_count)
             .execution_options(synchronize_session=False)
-        )
-        db.session.expire(idea, ["comment_count"])
-    events.comment_posted.send(comment, author=author, parent=parent, mentioned=mentioned)
-    db.session.commit()
+        ).scalar_one()
+        set_committed_value(idea, "comment_count", count)
+    events.comment_posted.send(
+        comment, author=author, parent=parent, mentioned=mentioned, comment_count=count
+    )
+    # Answered as written, without reading it back; the author is read again (a subscriber may
+    # have notified them of a badge, moving their unread count in SQL).
+    commit_and_keep(comment, idea)
     return comment
 
 

@@ -42,6 +42,7 @@ from sqlalchemy.orm import (
     load_only,
     selectinload,
 )
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app import abilities
 from app.accounts.models import User
@@ -52,7 +53,7 @@ from app.accounts.permissions import (
     is_product_team,
     signed_in,
 )
-from app.database import release_write_lock, upsert, utcnow
+from app.database import commit_and_keep, release_write_lock, upsert, utcnow
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.extensions import db
 from app.ideas import events, images, search
@@ -350,7 +351,7 @@ def _support_statements(dialect: str) -> dict:
             recent_vote_count=Idea.recent_vote_count + bindparam("recent_delta", type_=Integer),
             hot_score=support + bindparam("age", type_=Float),
         )
-        .returning(Idea.vote_count)
+        .returning(Idea.vote_count, Idea.recent_vote_count, Idea.hot_score)
         .execution_options(synchronize_session=False),
     }
 
@@ -363,12 +364,13 @@ def _change_support(idea: Idea, *, delta: int, recent_delta: int) -> int:
     """Move the stored counters by ``delta`` in SQL and refresh the hot score with them, in one
     statement; the new count."""
     age = (idea.created_at.timestamp() - HOT_EPOCH) / HOT_TIME_SCALE
-    new_count = db.session.execute(
+    moved = db.session.execute(
         _statements()["move"],
         {"idea_id": idea.id, "delta": delta, "recent_delta": recent_delta, "age": age},
-    ).scalar_one()
-    db.session.expire(idea, ["vote_count", "recent_vote_count", "hot_score"])
-    return new_count
+    ).one()
+    for column, value in moved._mapping.items():  # what was stored, without reading it again
+        set_committed_value(idea, column, value)
+    return moved.vote_count
 
 
 def cast_vote(idea: Idea, *, voter: User) -> Support:
@@ -390,7 +392,9 @@ def cast_vote(idea: Idea, *, voter: User) -> Support:
     events.vote_cast.send(idea, voter=voter, vote_count=count)
     if count in _thresholds():
         _reach_milestones(idea, count)
-    db.session.commit()
+        db.session.commit()
+    else:  # the subscribers change neither the idea nor the voter in SQL
+        commit_and_keep(idea, voter)
     return Support(count, True)
 
 
@@ -409,7 +413,7 @@ def withdraw_vote(idea: Idea, *, voter: User) -> Support:
     recent = 1 if utcnow() - removed.created_at <= RECENT_WINDOW else 0
     count = _change_support(idea, delta=-1, recent_delta=-recent)
     events.vote_withdrawn.send(idea, voter=voter, vote_count=count)
-    db.session.commit()
+    commit_and_keep(idea, voter)
     return Support(count, False)
 
 
