@@ -16,6 +16,7 @@ def init_app(app: Flask) -> None:
     abilities.register_source(lambda user, ability: permissions.is_staff(user))
     # The people page and profiles offer suspend and lift only where the service would allow it.
     app.add_template_global(permissions.can_suspend)
+    app.add_template_global(permissions.can_suspend_people)  # the people page's own rule
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = _l("Please log in to see that page.")

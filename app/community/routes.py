@@ -23,7 +23,6 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from sqlalchemy import inspect
 
 from app.accounts.forms import ActionForm
 from app.accounts.models import User
@@ -228,8 +227,7 @@ def _post_comment(kind: str, target_id: int, **target):
             db.session.rollback()
             error = exc
         else:
-            # The commit expired the comment; its identity still names it without a reload.
-            comment_id = inspect(comment).identity[0]
+            comment_id = comment.id  # kept loaded by the commit (services.post_comment)
             if _htmx():
                 conv = _conversation_for(
                     kind, target_id, around=comment_id, focus=f"comment-{comment_id}-main"

@@ -37,7 +37,7 @@ from app.ideas.forms import (
     StatusForm,
 )
 from app.ideas.models import Category, Challenge, Idea
-from app.ideas.workflow import STATUS_LABELS, moves_for
+from app.ideas.workflow import HIDDEN, STATUS_LABELS, moves_for
 from app.links import idea_links
 from app.web import safe_next, show_form_errors
 
@@ -119,6 +119,7 @@ def index():
         filters=args,
         categories=services.list_categories(),
         statuses=STATUS_LABELS,
+        hidden_statuses=HIDDEN,
         action_form=LazyActionForm(),
     )
 

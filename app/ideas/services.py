@@ -1206,7 +1206,7 @@ def similar_ideas(
     stmt = (
         select(Idea)
         .join(matches, matches.c.idea_id == Idea.id)
-        .where(Idea.status.not_in((PENDING, MERGED, REMOVED)))
+        .where(Idea.status.not_in((*HIDDEN, MERGED)))
         .order_by(matches.c.rank, Idea.vote_count.desc())
         .limit(limit)
     )
@@ -1288,7 +1288,7 @@ def close_due_challenges(now: datetime | None = None) -> list[Challenge]:
             select(Idea.id)
             .where(
                 Idea.challenge_id == challenge.id,
-                Idea.status.not_in((PENDING, MERGED, DECLINED, REMOVED)),
+                Idea.status.not_in((*HIDDEN, MERGED, DECLINED)),
             )
             .order_by(Idea.vote_count.desc(), Idea.created_at, Idea.id)
             .limit(1)

@@ -65,10 +65,11 @@ def badges_of(user_id: int) -> list[tuple[Badge, object]]:
 
 
 def published_ideas(user_id: int) -> int:
-    from app.ideas.models import Idea
+    from app.ideas.models import MERGED, Idea
+    from app.ideas.workflow import HIDDEN
 
     return db.session.scalar(
         select(func.count())
         .select_from(Idea)
-        .where(Idea.author_id == user_id, Idea.status.not_in(("pending", "merged", "removed")))
+        .where(Idea.author_id == user_id, Idea.status.not_in((*HIDDEN, MERGED)))
     )
