@@ -183,7 +183,13 @@ def _credit(
             ).execution_options(synchronize_session=False)
         )
         return entry
-    # Spending, a deduction or a reversal: only from a balance that holds enough.
+    _take_from_balance(user_id, amount, lifetime_delta)
+    return entry
+
+
+def _take_from_balance(user_id: int, amount: int, lifetime_delta: int) -> None:
+    """Spending, a deduction or a reversal (``amount`` ≤ 0): only from a balance that holds
+    enough (409 otherwise); lifetime points move by ``lifetime_delta``, never below zero."""
     moved = db.session.execute(
         update(Balance)
         .where(Balance.user_id == user_id, Balance.balance + amount >= 0)
@@ -199,7 +205,6 @@ def _credit(
     ).first()
     if moved is None and amount < 0:
         raise Conflict(_("Not enough points for that."), code="insufficient_points")
-    return entry
 
 
 def earn(
@@ -343,20 +348,7 @@ def reverse_paid_for_idea(idea_id: int, *, note: str) -> int:
             moved[user_id][1] += lifetime_of[key]
         undone += len(inserted)
     for user_id, (amount, lifetime) in moved.items():
-        held_enough = db.session.execute(
-            update(Balance)
-            .where(Balance.user_id == user_id, Balance.balance + amount >= 0)
-            .values(
-                balance=Balance.balance + amount,
-                lifetime=case(
-                    (Balance.lifetime + lifetime < 0, 0), else_=Balance.lifetime + lifetime
-                ),
-            )
-            .returning(Balance.user_id)
-            .execution_options(synchronize_session=False)
-        ).first()
-        if held_enough is None and amount < 0:  # spent meanwhile: as _credit refuses
-            raise Conflict(_("Not enough points for that."), code="insufficient_points")
+        _take_from_balance(user_id, amount, lifetime)
     return undone
 
 
