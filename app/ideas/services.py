@@ -1317,8 +1317,18 @@ def list_challenges() -> list[Challenge]:
     return list(db.session.scalars(select(Challenge).order_by(Challenge.closes_at.desc())))
 
 
+_CATEGORY_ORDER = (Category.position, Category.name)
+
+
 def list_categories() -> list[Category]:
-    return list(db.session.scalars(select(Category).order_by(Category.position, Category.name)))
+    return list(db.session.scalars(select(Category).order_by(*_CATEGORY_ORDER)))
+
+
+def category_refs() -> list[CategoryRef]:
+    """The categories as filters offer them, in order: plain values, no mapped objects."""
+    columns = (Category.id, Category.name, Category.slug, Category.description)
+    rows = db.session.execute(select(*columns).order_by(*_CATEGORY_ORDER))
+    return [CategoryRef(*row) for row in rows]
 
 
 def _slugify(name: str) -> str:

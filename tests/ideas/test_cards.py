@@ -102,6 +102,46 @@ def test_a_signed_out_button_returns_to_the_list_it_was_on(client, db):
     assert f'id="vote-{idea.id}"' in second
 
 
+def test_the_board_kept_for_people_signed_out_follows_the_minute(client, db, monkeypatch):
+    """The whole board is kept rendered for people signed out; relative times on it are at
+    most a minute behind."""
+    make_idea(title="Solar kettle")
+    page = client.get("/ideas").get_data(as_text=True)
+    assert ">just now</time>" in page
+
+    later = utcnow() + timedelta(minutes=5, seconds=10)
+    monkeypatch.setattr("app.i18n.utcnow", lambda: later)
+    monkeypatch.setattr("app.ideas.routes.time.time", lambda: later.timestamp())
+    page = client.get("/ideas").get_data(as_text=True)
+    assert ">5 minutes ago</time>" in page
+    assert ">just now</time>" not in page
+
+
+def test_the_board_kept_for_people_signed_out_shows_new_categories_and_pages(client, db):
+    first = [make_idea(title=f"Board idea {n}") for n in range(30)]
+    page = client.get("/ideas").get_data(as_text=True)
+    assert "Kitchen tools" not in page
+    assert 'rel="next"' not in page
+    assert all(f'id="idea-{idea.id}-title"' in page for idea in first)
+
+    older = make_idea(title="A thirty-first idea", created_at=utcnow() - timedelta(days=30))
+    page = client.get("/ideas").get_data(as_text=True)
+    assert 'rel="next"' in page  # the same thirty cards, and now a second page
+    assert f'id="idea-{older.id}-title"' not in page
+
+    make_category("Kitchen tools")
+    page = client.get("/ideas").get_data(as_text=True)
+    assert '<option value="kitchen-tools">Kitchen tools</option>' in page
+
+
+def test_the_header_kept_for_people_signed_out_marks_the_page_they_are_on(client, db):
+    ideas = client.get("/ideas").get_data(as_text=True)
+    challenges = client.get("/challenges").get_data(as_text=True)
+    assert 'class="nav-link active" href="/ideas"' in ideas
+    assert 'class="nav-link active" href="/challenges"' in challenges
+    assert 'class="nav-link active" href="/ideas"' not in challenges
+
+
 def test_links_follow_the_path_the_site_is_served_under(app):
     with app.test_request_context("/ideas", base_url="http://localhost/community"):
         assert idea_links().page(7) == "/community/ideas/7"
@@ -170,3 +210,12 @@ def test_the_list_answers_tags_and_pictures_as_the_idea_does(client, db):
     for idea in (pictured, plain):
         own = client.get(f"/api/v1/ideas/{idea.id}").get_json()
         assert listed[idea.id] == own
+
+
+def test_a_list_redrawn_in_place_tells_screen_readers_what_it_shows(client, db):
+    make_idea()
+    make_idea()
+    page = client.get("/ideas?sort=top", headers={"HX-Request": "true", "HX-Target": "idea-list"})
+    text = page.get_data(as_text=True)
+    assert text.lstrip().startswith('<section id="idea-list"')  # the board alone, no layout
+    assert 'hx-swap-oob="innerHTML">2 ideas, sorted by Top.</p>' in text
