@@ -58,7 +58,9 @@ def ranked_by(dialect: str, param: BindParameter, cap: BindParameter | None = No
             .where(vector.op("@@")(query))
         )
     else:
-        rank = func.bm25(literal_column("ideas_fts"), 10.0, 1.0).cast(Float)
+        # Weights (title, body) written into the SQL: constants, not parameters.
+        weights = literal_column("10.0"), literal_column("1.0")
+        rank = func.bm25(literal_column("ideas_fts"), *weights).cast(Float)
         stmt = (
             select(_fts.c.rowid.label("idea_id"), rank.label("rank"))
             .select_from(_fts)

@@ -53,7 +53,14 @@ from app.accounts.permissions import (
     is_product_team,
     signed_in,
 )
-from app.database import commit_and_keep, release_write_lock, upsert, utcnow
+from app.database import (
+    PreparedQuery,
+    as_utc,
+    commit_and_keep,
+    release_write_lock,
+    upsert,
+    utcnow,
+)
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.extensions import db
 from app.ideas import events, images, search
@@ -1022,8 +1029,8 @@ def _page_statement(
             Idea.official_response_by_id,
             responder.display_name,
             voted,
-            _TAG_NAMES,
-            _PICTURES,
+            _tag_names(dialect),
+            _pictures_of(dialect),
         )
         .select_from(page)
         .join(Idea, Idea.id == page.c.id)
@@ -1055,33 +1062,44 @@ _CARD_COLUMNS = (
 
 # The tags and pictures of each idea on a page, read with the page's rows: each a text of its
 # values joined by control characters, which neither a tag (letters, digits, dashes) nor a
-# stored picture's path contains.
+# stored picture's path contains. The database's own aggregate, with the separators as plain
+# parameters (SQLAlchemy's aggregate_strings writes them into the SQL on every call).
 _UNIT, _RECORD = "\x1f", "\x1e"
-_TAG_NAMES = (
-    select(func.aggregate_strings(Tag.name, _UNIT))
-    .select_from(idea_tags)
-    .join(Tag, Tag.id == idea_tags.c.tag_id)
-    .where(idea_tags.c.idea_id == Idea.id)
-    .scalar_subquery()
-    .label("tag_names")
-)
-_PICTURES = (
-    select(
-        func.aggregate_strings(
-            cast(IdeaImage.position, String)
-            + _RECORD
-            + cast(IdeaImage.width, String)
-            + _RECORD
-            + cast(IdeaImage.height, String)
-            + _RECORD
-            + IdeaImage.path,
-            _UNIT,
-        )
+
+
+def _joined(dialect: str, value, name: str):
+    aggregate = func.string_agg if dialect == "postgresql" else func.group_concat
+    return aggregate(value, bindparam(f"{name}_unit", _UNIT, type_=String))
+
+
+def _tag_names(dialect: str):
+    return (
+        select(_joined(dialect, Tag.name, "tags"))
+        .select_from(idea_tags)
+        .join(Tag, Tag.id == idea_tags.c.tag_id)
+        .where(idea_tags.c.idea_id == Idea.id)
+        .scalar_subquery()
+        .label("tag_names")
     )
-    .where(IdeaImage.idea_id == Idea.id)
-    .scalar_subquery()
-    .label("pictures")
-)
+
+
+def _pictures_of(dialect: str):
+    record = bindparam("picture_record", _RECORD, type_=String)
+    fields = (
+        cast(IdeaImage.position, String)
+        + record
+        + cast(IdeaImage.width, String)
+        + record
+        + cast(IdeaImage.height, String)
+        + record
+        + IdeaImage.path
+    )
+    return (
+        select(_joined(dialect, fields, "pictures"))
+        .where(IdeaImage.idea_id == Idea.id)
+        .scalar_subquery()
+        .label("pictures")
+    )
 
 
 def _pictures(text: str | None) -> list[ImageRef]:
@@ -1095,10 +1113,20 @@ def _pictures(text: str | None) -> list[ImageRef]:
     return [picture for _position, picture in pictures]
 
 
+@functools.lru_cache(maxsize=512)
+def _page_query(dialect: str, sort: str, **shape) -> PreparedQuery:
+    """``_page_statement`` compiled for this process's database."""
+    return PreparedQuery(_page_statement(dialect, sort, **shape), db.session.get_bind().dialect)
+
+
 def _cards(rows) -> list[IdeaCard]:
+    """Cards from a page's rows, as the driver returned them (see ``PreparedQuery``)."""
     return [
         IdeaCard(
-            *row[:14],
+            *row[:11],
+            as_utc(row[11]),  # created_at
+            as_utc(row[12]),  # updated_at
+            row[13],
             Person(row.author_id, row.display_name),
             None if row[15] is None else CategoryRef(row[15], row[16], row[17], row[18]),
             None if row[19] is None else Person(row[19], row[20]),
@@ -1178,13 +1206,12 @@ def list_ideas(
         # search. When the best matches do not fill the page (the last page, or many of them
         # not listed), the search runs again over every match.
         params["search_cap"] = params["offset"] + per_page + 1 + SEARCH_SLACK
-        capped = _page_statement(dialect, sort, capped=True, **shape)
-        rows = db.session.connection().execute(capped, params).all()
+        capped = _page_query(dialect, sort, capped=True, **shape)
+        rows = capped.execute(db.session.connection(), params).all()
         if len(rows) <= per_page:
             rows = None
     if rows is None:
-        statement = _page_statement(dialect, sort, **shape)
-        rows = db.session.connection().execute(statement, params).all()
+        rows = _page_query(dialect, sort, **shape).execute(db.session.connection(), params).all()
     shown = rows[:per_page]
     return IdeaPage(
         _cards(shown),

@@ -13,31 +13,36 @@ from tests.factories import make_category, make_challenge
 
 
 def plan_of(statement) -> str:
-    """The query plan of the statement the service runs, as one string."""
+    """The query plan of a statement, or of SQL as the driver ran it (``(sql, parameters)``)."""
     conn = db.session.connection()
-    compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+    if isinstance(statement, tuple):
+        sql, parameters = statement
+    else:
+        compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+        sql, parameters = str(compiled), ()
     if conn.dialect.name == "postgresql":
         # With a handful of rows a sequential scan is cheaper; forbid it to see whether an
         # index can serve the query at all.
         conn.execute(text("SET LOCAL enable_seqscan = off"))
-        rows = conn.execute(text(f"EXPLAIN {compiled}")).scalars()
+        rows = [row[0] for row in conn.exec_driver_sql(f"EXPLAIN {sql}", parameters)]
     else:
-        rows = [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")]
+        rows = [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", parameters)]
     return "\n".join(rows)
 
 
-def listing_statement(**filters):
-    """The page statement the service runs, with its values bound."""
+def listing_statement(**filters) -> tuple:
+    """The page query the service runs, as the driver ran it: its SQL and parameters."""
     captured = []
 
-    def spy(conn, statement, multiparams, params, execution_options):
-        captured.append(statement.params(*multiparams, **params))
+    def spy(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT"):
+            captured.append((statement, parameters))
 
-    event.listen(db.engine, "before_execute", spy)
+    event.listen(db.engine, "before_cursor_execute", spy)
     try:
         services.list_ideas(viewer=None, **filters)
     finally:
-        event.remove(db.engine, "before_execute", spy)
+        event.remove(db.engine, "before_cursor_execute", spy)
     return captured[0]
 
 
