@@ -74,13 +74,39 @@ class CommentSchema(OrderedSchema):
     created_at = fields.DateTime(required=True)
 
 
+_COMMENT_ID = validate.Range(min=1, max=2**31 - 1)
+
+
+class ThreadArgs(OrderedSchema):
+    after = Integer(
+        validate=_COMMENT_ID,
+        metadata={"description": "Start after the branch of this comment (`next_after`)."},
+    )
+    before = Integer(
+        validate=_COMMENT_ID, metadata={"description": "Stop before the branch of this comment."}
+    )
+    limit = Integer(
+        load_default=50,
+        validate=validate.Range(min=1, max=100),
+        metadata={"description": "Branches (top-level comments with their replies) per page."},
+    )
+
+
 class ThreadSchema(OrderedSchema):
     items = fields.List(
         fields.Nested(CommentSchema),
         required=True,
-        metadata={"description": "Every comment, each followed by its replies, oldest first."},
+        metadata={
+            "description": "A page of branches: each top-level comment followed by all its "
+            "replies, oldest first."
+        },
     )
-    count = Integer(required=True, metadata={"description": "Comments not removed."})
+    count = Integer(required=True, metadata={"description": "Comments not removed, on every page."})
+    next_after = Integer(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Pass as `after` for the next page; null on the last."},
+    )
 
 
 class CommentCreateSchema(OrderedSchema):
@@ -223,18 +249,34 @@ def _emoji(raw: str) -> str:
 
 
 @blp.get("/ideas/<int:idea_id>/comments")
+@blp.arguments(ThreadArgs(), location="query")
 @blp.response(200, ThreadSchema)
 @blp.doc(security=_OPTIONAL_AUTH)
-def thread(idea_id: int):
-    """The idea's conversation as a flat list in thread order (replies follow their parent)."""
+def thread(args: dict, idea_id: int):
+    """The idea's conversation as a flat list in thread order (replies follow their parent),
+    a page of branches at a time: pass `next_after` as `after` for the next."""
     idea = ideas.get_idea(idea_id, viewer=current_user)
-    conversation = services.thread(viewer=current_user, idea=idea)
+    after, before = args.get("after"), args.get("before")
+    if after is None and before is None and idea.comment_count <= args["limit"]:
+        # Fewer comments than the page takes branches: the whole conversation, in one query.
+        page = services.thread(viewer=current_user, idea=idea)
+    else:
+        page = services.more_of_thread(
+            viewer=current_user, idea=idea, after=after, before=before, window=args["limit"]
+        )
+    if not page.roots:
+        for name, comment_id in (("after", after), ("before", before)):
+            if comment_id is not None and not services.is_comment_on(comment_id, idea=idea):
+                message = _("There is no such comment on this idea.")
+                raise ValidationFailed(message, fields={name: [message]})
+    gap = next(iter(page.gaps.values()), None)
     return {
         "items": [
             comment_json(node.comment, reactions=node.reactions, mine=node.mine)
-            for node in services.in_thread_order(conversation.roots)
+            for node in services.in_thread_order(page.roots)
         ],
-        "count": conversation.count,
+        "count": idea.comment_count,
+        "next_after": gap.after if gap else None,
     }
 
 

@@ -464,10 +464,12 @@ def _ends_statement(kind: str):
 
 
 @functools.lru_cache(maxsize=8)
-def _between_statement(kind: str, bounded: bool):
-    """The next THREAD_WINDOW + 1 roots after one root (and before another, when bounded)."""
+def _between_statement(kind: str, bounded: bool, from_start: bool = False):
+    """The next ``window`` + 1 roots after one root, or from the first (``from_start``), and
+    before another when bounded."""
     roots, order = _root_order(kind, bindparam("target_id", type_=Integer))
-    roots = roots.where(_after(bindparam("after", type_=Integer)))
+    if not from_start:
+        roots = roots.where(_after(bindparam("after", type_=Integer)))
     if bounded:
         roots = roots.where(_after(bindparam("before", type_=Integer), strictly_before=True))
     return roots.order_by(*order).limit(bindparam("window", type_=Integer) + 1)
@@ -550,19 +552,22 @@ def _shown_roots(ends, window: int) -> tuple[list[int], dict[int, Gap]]:
 def more_of_thread(
     *,
     viewer: User | None,
-    after: int,
+    after: int | None,
     before: int | None,
     idea: Idea | None = None,
     challenge: Challenge | None = None,
     window: int | None = None,
 ) -> Thread:
     """The branches of a gap, ``window`` (THREAD_WINDOW) at a time, and the gap still left
-    after them."""
+    after them. ``after`` None: from the first branch."""
     window = window or THREAD_WINDOW
     kind, target_id = _target(idea, challenge)
     params = {"target_id": target_id, "after": after, "before": before, "window": window}
-    roots = list(db.session.scalars(_between_statement(kind, before is not None), params))
+    statement = _between_statement(kind, before is not None, from_start=after is None)
+    roots = list(db.session.scalars(statement, params))
     shown = roots[:window]
+    if not shown:
+        return Thread(None, [], 0)
     rows = db.session.execute(
         _thread_statement(kind, signed_in(viewer), rooted=True),
         {**_params(target_id, viewer), "root_ids": shown},
@@ -571,6 +576,13 @@ def more_of_thread(
     if len(roots) > window:
         result.gaps = {shown[-1]: Gap(shown[-1], before)}
     return result
+
+
+def is_comment_on(comment_id: int, *, idea: Idea) -> bool:
+    """Whether the comment exists, on this idea (removed or not: a page can start after it)."""
+    return db.session.scalar(
+        select(exists().where(Comment.id == comment_id, Comment.idea_id == idea.id))
+    )
 
 
 def _tree(rows) -> Thread:

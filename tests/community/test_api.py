@@ -152,7 +152,8 @@ def test_reactions_are_counted_and_the_callers_own_are_listed(client, db, bearer
 def test_the_thread_costs_the_same_queries_whatever_its_size(client, db, bearer, count_queries):
     small, large = make_idea(), make_idea()
     people = [make_member() for _ in range(4)]
-    services.post_comment(people[0], idea=small, body="Only one")
+    for n in range(2):
+        services.post_comment(people[n], idea=small, body=f"Only branch {n}")
     root = services.post_comment(people[0], idea=large, body="Root")
     for n, person in enumerate(people * 3):
         comment = services.post_comment(person, parent=root, body=f"Reply {n}")
@@ -170,6 +171,13 @@ def test_the_thread_costs_the_same_queries_whatever_its_size(client, db, bearer,
     # The token, the idea, and the comments with their authors, pictures and reactions (counted,
     # and marked when yours) in one query.
     assert small_queries() == large_queries() == 3
+
+    # A page of a longer conversation first finds its branches: one query more, at any size.
+    with count_queries() as paged_small:
+        assert client.get(f"{paths[0]}?limit=1", headers=headers).status_code == 200
+    with count_queries() as paged_large:
+        assert client.get(f"{paths[1]}?limit=1", headers=headers).status_code == 200
+    assert paged_small() == paged_large() == 4
 
 
 def test_a_pending_idea_of_someone_else_has_no_visible_thread(client, db, bearer):
@@ -708,3 +716,85 @@ def test_a_profile_counts_only_what_others_can_see(client, db):
 
 def test_the_profile_of_no_one_is_404(client, db):
     assert client.get("/api/v1/users/424242").status_code == 404
+
+
+def _branches(idea, people, n: int) -> list:
+    """``n`` top-level comments, each with one reply, oldest first: the roots."""
+    roots = []
+    for k in range(n):
+        root = services.post_comment(people[k % 2], idea=idea, body=f"Branch {k}")
+        services.post_comment(people[(k + 1) % 2], parent=root, body=f"Reply to branch {k}")
+        roots.append(root)
+    return roots
+
+
+def test_a_long_thread_comes_a_page_of_branches_at_a_time(client, db):
+    idea = make_idea()
+    roots = _branches(idea, [make_member(), make_member()], 5)
+    path = f"/api/v1/ideas/{idea.id}/comments"
+
+    pages, after = [], None
+    while True:
+        body = client.get(path, query_string={"limit": 2, "after": after}).get_json()
+        pages.append(body)
+        after = body["next_after"]
+        if after is None:
+            break
+
+    assert [len(page["items"]) for page in pages] == [4, 4, 2]
+    assert [page["count"] for page in pages] == [10, 10, 10]
+    top = [item["id"] for page in pages for item in page["items"] if item["parent_id"] is None]
+    assert top == [root.id for root in roots]
+    every = [item["id"] for page in pages for item in page["items"]]
+    assert every == [item["id"] for item in client.get(path).get_json()["items"]]
+    assert len(set(every)) == 10
+    assert pages[0]["next_after"] == roots[1].id
+
+
+def test_a_page_of_the_thread_can_stop_before_a_branch(client, db):
+    idea = make_idea()
+    roots = _branches(idea, [make_member(), make_member()], 5)
+    body = client.get(
+        f"/api/v1/ideas/{idea.id}/comments",
+        query_string={"after": roots[0].id, "before": roots[3].id},
+    ).get_json()
+    assert [i["id"] for i in body["items"] if i["parent_id"] is None] == [r.id for r in roots[1:3]]
+    assert body["next_after"] is None
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"after": "elsewhere"}, "after"),
+        ({"after": "missing"}, "after"),
+        ({"before": "elsewhere", "after": "own"}, "before"),
+        ({"after": 0}, "after"),
+        ({"after": "x"}, "after"),
+        ({"limit": 0}, "limit"),
+        ({"limit": 101}, "limit"),
+        ({"limit": 2.5}, "limit"),
+    ],
+)
+def test_a_page_of_the_thread_refuses_what_is_not_a_place_in_it(client, db, query, field):
+    idea, other = make_idea(), make_idea()
+    person = make_member()
+    own = services.post_comment(person, idea=idea, body="The only branch")
+    elsewhere = services.post_comment(person, idea=other, body="On another idea")
+    names = {"own": own.id, "elsewhere": elsewhere.id, "missing": 2**31 - 1}
+    query = {key: names.get(value, value) for key, value in query.items()}
+
+    response = client.get(f"/api/v1/ideas/{idea.id}/comments", query_string=query)
+
+    assert response.status_code == 422, response.get_json()
+    assert field in response.get_json()["error"]["fields"]
+
+
+def test_a_page_can_start_after_a_removed_comment(client, db):
+    idea = make_idea()
+    people = [make_member(), make_member()]
+    roots = _branches(idea, people, 3)
+    services.delete_comment(roots[2], actor=people[0])
+    body = client.get(
+        f"/api/v1/ideas/{idea.id}/comments", query_string={"after": roots[2].id}
+    ).get_json()
+    assert body == {"items": [], "count": 5, "next_after": None}
