@@ -98,12 +98,19 @@ def test_targets_pass_and_miss():
 def test_flatness_compares_with_a_t1_result():
     t1 = sample_result("T1")
     t3 = sample_result("T3")
-    t3["paths"][0]["best"]["rps"] = 300  # hot_json: a third of T1's
+    t3["paths"][0]["best"]["p50_ms"] = 10  # hot_json: 1.25× T1's median latency
+    t3["paths"][2]["best"]["p50_ms"] = 19  # hot_html: 1.19×
+    t3["paths"][3]["best"]["p50_ms"] = 90  # the vote is not held to it
     targets = {t["name"]: t for t in report.evaluate_targets(t3, t1)}
     flat = targets["Flatness T3 vs T1 (2026-01-02)"]
     assert flat["status"] == "miss"
-    assert "hot_json 0.33×" in flat["measured"]
+    assert flat["measured"] == "worst 1.25× (hot_json); over: hot_json 1.25×"
+    assert flat["target"] == "p50 of lists and idea page ≤ 1.2× T1's"
     assert targets["Seed T3"]["status"] == "pass"
+
+    t3["paths"][0]["best"]["p50_ms"] = 9.6  # 1.2×: within
+    targets = {t["name"]: t for t in report.evaluate_targets(t3, t1)}
+    assert targets["Flatness T3 vs T1 (2026-01-02)"]["status"] == "pass"
 
 
 def test_write_all_writes_json_and_markdown(tmp_path, monkeypatch):
