@@ -17,7 +17,8 @@ from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from app.database import clear_write_intent, mark_write_intent
+from app.database import clear_write_intent, end_read_transaction, mark_write_intent
+from app.extensions import db
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "ps", "ckb", "yi"})
@@ -106,6 +107,11 @@ def _begin_request() -> None:
         mark_write_intent()
     else:
         clear_write_intent()
+
+
+def _end_reads(exc: BaseException | None) -> None:
+    if exc is None:
+        end_read_transaction(db.session())
 
 
 def _contains_nul(value) -> bool:
@@ -240,5 +246,6 @@ def init_app(app: Flask) -> None:
     app.before_request(_begin_request)
     # The next work on this thread (a pooled gunicorn thread, a test) starts without it.
     app.teardown_request(lambda exc: clear_write_intent())
+    app.teardown_request(_end_reads)
     app.before_request(_refuse_nul_characters)
     app.after_request(_security_headers)

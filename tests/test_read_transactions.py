@@ -1,0 +1,66 @@
+"""On PostgreSQL a request that only read ends its transaction by COMMIT, anything else as
+before: psycopg forgets its prepared statements on ROLLBACK, so reads would be planned anew."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import pytest
+from flask import Flask
+from sqlalchemy import event, text
+
+from app.database import end_read_transaction
+from app.extensions import db
+from app.ideas.models import Idea
+from tests.factories import make_idea
+
+
+@contextmanager
+def endings():
+    """The ways transactions ended meanwhile: "commit" or "rollback", in order."""
+    seen: list[str] = []
+    handlers = {
+        name: (lambda conn, name=name: seen.append(name)) for name in ("commit", "rollback")
+    }
+    for name, handler in handlers.items():
+        event.listen(db.engine, name, handler)
+    try:
+        yield seen
+    finally:
+        for name, handler in handlers.items():
+            event.remove(db.engine, name, handler)
+
+
+@pytest.fixture
+def on_postgres(db):
+    if db.session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite keeps no prepared statements")
+
+
+def test_a_page_that_only_read_commits(client, on_postgres):
+    idea_id = make_idea(title="Folding kayak").id
+    db.session.remove()
+    with endings() as seen:
+        assert client.get(f"/api/v1/ideas/{idea_id}").status_code == 200
+        assert client.get("/ideas").status_code == 200
+    assert seen == ["commit", "commit"]
+
+
+def test_a_request_that_left_a_change_uncommitted_still_rolls_it_back(app: Flask, on_postgres):
+    idea_id = make_idea(title="Folding kayak").id
+    db.session.remove()
+
+    def leave_a_change():
+        db.session.get(Idea, idea_id).title = "Never committed"
+
+    def leave_a_write():
+        db.session.execute(text("UPDATE ideas SET title = 'Never committed'"))
+
+    with endings() as seen:
+        for leave in (leave_a_change, leave_a_write):
+            with app.test_request_context("/ideas"):
+                leave()
+                end_read_transaction(db.session())  # as the request's teardown does
+                db.session.remove()
+    assert seen == ["rollback", "rollback"]
+    assert db.session.get(Idea, idea_id).title == "Folding kayak"
