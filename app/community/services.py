@@ -407,10 +407,15 @@ def _later(comment, at, comment_id, *, strictly_before: bool = False):
     return or_(comment.created_at > at, and_(comment.created_at == at, comment.id > comment_id))
 
 
-def _after(comment_id, *, strictly_before: bool = False):
-    """Comments after (or before) the one named by id, in reading order."""
+def _after(kind: str, target_id, comment_id, *, strictly_before: bool = False):
+    """Comments after (or before) the one named by id, in reading order; none when that one is
+    not in the same conversation."""
     other = aliased(Comment)
-    at = select(other.created_at).where(other.id == comment_id).scalar_subquery()
+    at = (
+        select(other.created_at)
+        .where(other.id == comment_id, _scope(kind, target_id, other))
+        .scalar_subquery()
+    )
     return _later(Comment, at, comment_id, strictly_before=strictly_before)
 
 
@@ -467,11 +472,13 @@ def _ends_statement(kind: str):
 def _between_statement(kind: str, bounded: bool, from_start: bool = False):
     """The next ``window`` + 1 roots after one root, or from the first (``from_start``), and
     before another when bounded."""
-    roots, order = _root_order(kind, bindparam("target_id", type_=Integer))
+    target_id = bindparam("target_id", type_=Integer)
+    roots, order = _root_order(kind, target_id)
     if not from_start:
-        roots = roots.where(_after(bindparam("after", type_=Integer)))
+        roots = roots.where(_after(kind, target_id, bindparam("after", type_=Integer)))
     if bounded:
-        roots = roots.where(_after(bindparam("before", type_=Integer), strictly_before=True))
+        before = bindparam("before", type_=Integer)
+        roots = roots.where(_after(kind, target_id, before, strictly_before=True))
     return roots.order_by(*order).limit(bindparam("window", type_=Integer) + 1)
 
 

@@ -778,8 +778,9 @@ def test_a_page_of_the_thread_can_stop_before_a_branch(client, db):
 def test_a_page_of_the_thread_refuses_what_is_not_a_place_in_it(client, db, query, field):
     idea, other = make_idea(), make_idea()
     person = make_member()
-    own = services.post_comment(person, idea=idea, body="The only branch")
+    # Written before this idea's branch: a page after it would hold that branch.
     elsewhere = services.post_comment(person, idea=other, body="On another idea")
+    own = services.post_comment(person, idea=idea, body="The only branch")
     names = {"own": own.id, "elsewhere": elsewhere.id, "missing": 2**31 - 1}
     query = {key: names.get(value, value) for key, value in query.items()}
 
