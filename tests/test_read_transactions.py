@@ -7,12 +7,12 @@ from contextlib import contextmanager
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, text
+from sqlalchemy import event, insert, text
 
-from app.database import end_read_transaction
+from app.database import end_read_transaction, utcnow
 from app.extensions import db
 from app.ideas.models import Idea
-from tests.factories import make_idea
+from tests.factories import make_idea, make_member
 
 
 @contextmanager
@@ -64,3 +64,43 @@ def test_a_request_that_left_a_change_uncommitted_still_rolls_it_back(app: Flask
                 db.session.remove()
     assert seen == ["rollback", "rollback"]
     assert db.session.get(Idea, idea_id).title == "Folding kayak"
+
+
+def test_the_first_page_of_the_board_keeps_one_plan(client, on_postgres):
+    """Prepared (psycopg does it after five runs) and kept (read requests end by COMMIT), the
+    first page's query is served by one shared plan, not planned again on every request: with
+    its row limit in the SQL, the shared plan knows the page stops early."""
+    author = make_member()
+    now = utcnow()
+    db.session.execute(
+        insert(Idea),
+        [
+            {
+                "title": f"Idea {n}",
+                "body": "x" * 200,
+                "body_html": "<p>" + "x" * 200 + "</p>",
+                "status": "open",
+                "author_id": author.id,
+                "created_at": now,
+                "updated_at": now,
+                "status_changed_at": now,
+                "hot_score": n / 10,
+            }
+            for n in range(5000)
+        ],
+    )
+    db.session.commit()
+    db.session.execute(text("ANALYZE"))
+    db.session.commit()
+    db.session.remove()
+    for _ in range(25):  # prepared after 5 runs; PostgreSQL then tries 5 plans of its own
+        assert client.get("/api/v1/ideas?sort=hot").status_code == 200
+    plans = db.session.execute(
+        text(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE '%AS tag_names%' AND statement LIKE '%hot_score DESC%'"
+        )
+    ).all()
+    assert len(plans) == 1, plans
+    generic, custom = plans[0]
+    assert generic >= 10, (generic, custom)

@@ -964,13 +964,20 @@ def _page_statement(
     search_: bool,
     viewer: bool,
     capped: bool = False,
+    first_page_rows: int | None = None,
 ):
-    """The query of one shape of list page, built once: every value is a bound parameter.
+    """The query of one shape of list page, built once: every value is a bound parameter, but
+    for the first page (``first_page_rows``), whose row limit is written into the SQL.
 
     Building a select with its joins cost more than running it; the shapes are few (sort ×
     which filters are set × signed in or not), so each is built once per process. The page of
     ideas is chosen first, in a subquery that walks the sort's index and stops at the page's
     end; its authors, categories and the viewer's support are joined to those rows only.
+
+    PostgreSQL plans a statement it has prepared once for any values, unless that plan looks
+    worse than planning each time. With the limit a parameter the shared plan cannot know the
+    page stops after 31 rows, so the list was planned anew on every request (0.6 ms of its
+    1.1); with the first page's limit in the SQL the shared plan serves it (0.45 ms).
     """
     # The subquery carries only what chooses and orders the page: sorting many matches of a
     # search with their whole text was most of its time.
@@ -1004,12 +1011,14 @@ def _page_statement(
         inner = inner.where(Idea.challenge_id == bindparam("challenge", type_=Integer))
     if matches is not None:
         inner = inner.join(matches, matches.c.idea_id == Idea.id)
-    page = (
-        inner.order_by(*_order(sort, Idea, None if matches is None else matches.c.rank))
-        .limit(bindparam("limit", type_=Integer))
-        .offset(bindparam("offset", type_=Integer))
-        .subquery("page")
-    )
+    ordered = inner.order_by(*_order(sort, Idea, None if matches is None else matches.c.rank))
+    if first_page_rows is None:
+        ordered = ordered.limit(bindparam("limit", type_=Integer)).offset(
+            bindparam("offset", type_=Integer)
+        )
+    else:
+        ordered = ordered.limit(literal_column(str(int(first_page_rows)), Integer))
+    page = ordered.subquery("page")
     responder = aliased(User)
     voted = (
         exists()
@@ -1211,6 +1220,8 @@ def list_ideas(
         if len(rows) <= per_page:
             rows = None
     if rows is None:
+        if page == 1:
+            shape["first_page_rows"] = params["limit"]
         rows = _page_query(dialect, sort, **shape).execute(db.session.connection(), params).all()
     shown = rows[:per_page]
     return IdeaPage(
