@@ -42,8 +42,15 @@ def _paths(result: dict) -> dict[str, dict]:
 
 
 def _ratio(paths: dict, ours: str, theirs: str) -> float | None:
+    """Our requests per second over theirs, measured side by side: paired paths run in rounds
+    (ours, then theirs), and the better round counts. Results without rounds: best over best."""
     if ours not in paths or theirs not in paths:
         return None
+    # An unpaired path may have run fewer rounds: only the rounds both ran count.
+    mine, other = paths[ours].get("runs") or [], paths[theirs].get("runs") or []
+    rounds = [a["rps"] / b["rps"] for a, b in zip(mine, other, strict=False) if b["rps"]]
+    if rounds:
+        return round(max(rounds), 2)
     base = paths[theirs]["best"]["rps"]
     return round(paths[ours]["best"]["rps"] / base, 2) if base else None
 
@@ -184,7 +191,8 @@ def render_markdown(result: dict, t1_result: dict | None = None) -> str:
         f"{settings['connections']} connections, {settings['duration']} s per run; gunicorn "
         f"{settings['workers']} sync workers each for Cocreate and the baseline; best of "
         f"{settings['repeat_paired']} runs for paired paths, {settings['repeat_unpaired']} for "
-        "the others.",
+        "the others. A ratio is the better of the rounds in which the two paths ran side by "
+        "side.",
         "",
         "| Path | req/s | p50 ms | p95 ms | p99 ms | errors | SQL queries | ratio |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",

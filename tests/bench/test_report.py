@@ -122,3 +122,16 @@ def test_write_all_writes_json_and_markdown(tmp_path, monkeypatch):
     saved = json.loads(json_path.read_text())
     assert {t["status"] for t in saved["targets"]} >= {"pass", "miss"}
     assert md_path.read_text() == report.render_markdown(sample_result())
+
+
+def test_a_ratio_is_the_better_round_run_side_by_side():
+    result = sample_result("T3")
+    hot, baseline = result["paths"][0], result["paths"][1]
+    hot["runs"] = [_run(1000, 8, 20), _run(1100, 8, 20)]
+    baseline["runs"] = [_run(1200, 7, 15), _run(1500, 7, 15)]
+    hot["best"], baseline["best"] = hot["runs"][1], baseline["runs"][1]
+    targets = {t["name"]: t for t in report.evaluate_targets(result)}
+    # Round 1: 1000 / 1200 = 0.83; round 2: 0.73. Best over best (1100 / 1500) would say 0.73.
+    assert targets["Hot list JSON vs baseline hot list"]["measured"] == "0.83×"
+    assert "| 0.83× baseline_hot |" in report.render_markdown(result)
+    assert "the better of the rounds" in report.render_markdown(result)
