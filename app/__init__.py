@@ -62,10 +62,11 @@ def _development_secret(path: Path) -> str:
 
 def register_extensions(app: Flask) -> None:
     from app import i18n, web
-    from app.database import configure_sqlite
+    from app.database import configure_postgres, configure_sqlite
     from app.extensions import babel, cache, csrf, db, limiter, migrate, socketio
 
     configure_sqlite(app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    configure_postgres(app.config["POSTGRES_RANDOM_PAGE_COST"])
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     csrf.init_app(app)

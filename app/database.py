@@ -167,8 +167,32 @@ def configure_sqlite(busy_timeout_ms: int) -> None:
     _sqlite_busy_timeout_ms = busy_timeout_ms
 
 
+_postgres_random_page_cost: str | None = None
+
+
+def configure_postgres(random_page_cost: str | None) -> None:
+    """What PostgreSQL connections set when they open (None: the server's own settings)."""
+    global _postgres_random_page_cost
+    _postgres_random_page_cost = random_page_cost or None
+
+
+def _on_postgres_connect(dbapi_connection) -> None:
+    # The server's default random_page_cost (4) prices an index lookup as if read from a
+    # spinning disk. A community's data is small and read hot: with it, a conversation of eleven
+    # comments found its authors by walking the whole users index (2.3 ms at 20,000 people)
+    # instead of eleven lookups (0.07 ms).
+    if _postgres_random_page_cost is not None:
+        dbapi_connection.execute(
+            "SELECT set_config('random_page_cost', %s, false)", [_postgres_random_page_cost]
+        )
+        dbapi_connection.commit()
+
+
 @event.listens_for(Engine, "connect")
 def _on_connect(dbapi_connection, connection_record) -> None:
+    if type(dbapi_connection).__module__.startswith("psycopg"):
+        _on_postgres_connect(dbapi_connection)
+        return
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
     # We issue BEGIN ourselves (below); pysqlite's own implicit BEGIN would be deferred, and it

@@ -93,6 +93,7 @@ def test_the_first_page_of_the_board_keeps_one_plan(client, on_postgres):
     db.session.execute(text("ANALYZE"))
     db.session.commit()
     db.session.remove()
+    db.engine.dispose()  # one connection from here on: the requests' is the one asked below
     for _ in range(25):  # prepared after 5 runs; PostgreSQL then tries 5 plans of its own
         assert client.get("/api/v1/ideas?sort=hot").status_code == 200
     plans = db.session.execute(
@@ -104,3 +105,9 @@ def test_the_first_page_of_the_board_keeps_one_plan(client, on_postgres):
     assert len(plans) == 1, plans
     generic, custom = plans[0]
     assert generic >= 10, (generic, custom)
+
+
+def test_postgres_connections_price_index_lookups_for_data_read_hot(app: Flask, on_postgres):
+    """So a short conversation finds its authors by key, not by walking every person."""
+    assert db.session.execute(text("SHOW random_page_cost")).scalar() == "1.1"
+    assert app.config["POSTGRES_RANDOM_PAGE_COST"] == "1.1"
