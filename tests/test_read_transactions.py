@@ -3,11 +3,12 @@ before: psycopg forgets its prepared statements on ROLLBACK, so reads would be p
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import pytest
 from flask import Flask
 from sqlalchemy import event, insert, text
+from sqlalchemy.exc import DataError
 
 from app.database import end_read_transaction, utcnow
 from app.extensions import db
@@ -111,3 +112,14 @@ def test_postgres_connections_price_index_lookups_for_data_read_hot(app: Flask, 
     """So a short conversation finds its authors by key, not by walking every person."""
     assert db.session.execute(text("SHOW random_page_cost")).scalar() == "1.1"
     assert app.config["POSTGRES_RANDOM_PAGE_COST"] == "1.1"
+
+
+def test_a_read_that_failed_and_was_answered_ends_cleanly(app: Flask, on_postgres):
+    """A SELECT that PostgreSQL refused aborts the transaction; COMMIT then ends it as a
+    rollback (PostgreSQL answers ROLLBACK), without an error in the request's teardown."""
+    with app.test_request_context("/ideas"):
+        with suppress(DataError):  # as an error handler would, answering 4xx
+            db.session.execute(text("SELECT 1 / 0"))
+        end_read_transaction(db.session())  # as the request's teardown does
+        assert db.session.execute(text("SELECT 1")).scalar() == 1
+        db.session.remove()
