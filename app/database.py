@@ -44,14 +44,12 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return as_utc(value)
 
 
 def as_utc(value) -> datetime | None:
-    """A timestamp as the driver hands it over, made an aware UTC datetime: the text SQLite
-    stores, or PostgreSQL's datetime. For rows read with ``PreparedQuery``."""
+    """A timestamp made an aware UTC datetime: a datetime (naive ones are UTC), or the text
+    SQLite stores, as rows read with ``PreparedQuery`` hold it."""
     if value is None:
         return None
     if isinstance(value, str):

@@ -109,9 +109,13 @@ def _begin_request() -> None:
         clear_write_intent()
 
 
-def _end_reads(exc: BaseException | None) -> None:
-    if exc is None:
-        end_read_transaction(db.session())
+def _end_request(exc: BaseException | None) -> None:
+    try:
+        if exc is None:
+            end_read_transaction(db.session())
+    finally:
+        # The next work on this thread (a pooled gunicorn thread, a test) starts without it.
+        clear_write_intent()
 
 
 def _contains_nul(value) -> bool:
@@ -244,8 +248,6 @@ def init_app(app: Flask) -> None:
             app.wsgi_app, x_for=proxies, x_proto=proxies
         )
     app.before_request(_begin_request)
-    # The next work on this thread (a pooled gunicorn thread, a test) starts without it.
-    app.teardown_request(lambda exc: clear_write_intent())
-    app.teardown_request(_end_reads)
+    app.teardown_request(_end_request)
     app.before_request(_refuse_nul_characters)
     app.after_request(_security_headers)

@@ -74,16 +74,13 @@ class CommentSchema(OrderedSchema):
     created_at = fields.DateTime(required=True)
 
 
-_COMMENT_ID = validate.Range(min=1, max=2**31 - 1)
-
-
 class ThreadArgs(OrderedSchema):
     after = Integer(
-        validate=_COMMENT_ID,
+        validate=_ID,
         metadata={"description": "Start after the branch of this comment (`next_after`)."},
     )
     before = Integer(
-        validate=_COMMENT_ID, metadata={"description": "Stop before the branch of this comment."}
+        validate=_ID, metadata={"description": "Stop before the branch of this comment."}
     )
     limit = Integer(
         load_default=50,

@@ -952,7 +952,6 @@ def _order(sort: str, c, rank=None) -> tuple:
     }[sort] + (c.id.desc(),)
 
 
-@functools.lru_cache(maxsize=512)
 def _page_statement(
     dialect: str,
     sort: str,
@@ -966,11 +965,12 @@ def _page_statement(
     capped: bool = False,
     first_page_rows: int | None = None,
 ):
-    """The query of one shape of list page, built once: every value is a bound parameter, but
-    for the first page (``first_page_rows``), whose row limit is written into the SQL.
+    """The query of one shape of list page: every value is a bound parameter, but for the
+    first page (``first_page_rows``), whose row limit is written into the SQL.
 
     Building a select with its joins cost more than running it; the shapes are few (sort ×
-    which filters are set × signed in or not), so each is built once per process. The page of
+    which filters are set × signed in or not), so each is built and compiled once per process
+    (``_page_query``). The page of
     ideas is chosen first, in a subquery that walks the sort's index and stops at the page's
     end; its authors, categories and the viewer's support are joined to those rows only.
 
