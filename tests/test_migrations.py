@@ -55,6 +55,55 @@ print("ROUND-TRIP " + json.dumps(steps))
 """
 
 
+# Points written before balances were kept by the ledger: each entry learns what it did to
+# lifetime points, and entries written after move the balance.
+LEDGER_BACKFILL = """
+import json
+from flask_migrate import upgrade
+from sqlalchemy import text
+from wsgi import app
+from app.extensions import db
+from tests.factories import make_member
+
+entries = [  # key, amount, reason
+    ("supporter:1:9", 1, "supporter"),
+    ("comment:5", 2, "comment"),
+    ("comment:5:reversed", -1, "comment"),  # one of its two points was spent
+    ("redemption:1", -1, "redemption"),
+    ("redemption:1:reversed", 1, "redemption"),
+]
+with app.app_context():
+    upgrade(revision="5c2d7e9a4b10")
+    person = make_member().id
+    with db.engine.begin() as conn:
+        for key, amount, reason in entries:
+            conn.execute(
+                text(
+                    "INSERT INTO ledger_entries (user_id, amount, reason, idempotency_key, note,"
+                    " created_at) VALUES (:person, :amount, :reason, :key, '', '2026-01-01')"
+                ),
+                {"person": person, "amount": amount, "reason": reason, "key": key},
+            )
+        conn.execute(
+            text("INSERT INTO balances (user_id, balance, lifetime) VALUES (:person, 2, 1)"),
+            {"person": person},
+        )
+    upgrade()
+    with db.engine.begin() as conn:
+        rows = conn.execute(text("SELECT idempotency_key, lifetime FROM ledger_entries"))
+        lifetime = dict(rows.all())
+        conn.execute(
+            text(
+                "INSERT INTO ledger_entries (user_id, amount, lifetime, reason, idempotency_key,"
+                " note, created_at) VALUES (:person, 3, 3, 'manual', 'later', '', '2026-02-01')"
+            ),
+            {"person": person},
+        )
+        balance = list(conn.execute(text("SELECT balance, lifetime FROM balances")).one())
+print("BACKFILL " + json.dumps({"lifetime": lifetime, "balance": balance}))
+"""
+
+
 def head_revision() -> str:
     heads = ScriptDirectory(str(MIGRATIONS)).get_heads()
     assert len(heads) == 1, f"the migrations have several heads: {heads}"
@@ -112,6 +161,36 @@ def test_migrations_upgrade_downgrade_to_base_and_upgrade_again_on_a_fresh_datab
     # Everything goes, the hand-written search tables included.
     assert steps["downgrade"] == {"tables": ["alembic_version"], "revision": None}
     assert steps["upgrade again"] == {"tables": model_tables, "revision": head_revision()}
+
+
+def test_ledger_entries_written_before_learn_their_lifetime_and_later_ones_move_the_balance(
+    fresh_database_url: str,
+):
+    env = {
+        **os.environ,
+        "DATABASE_URL": fresh_database_url,
+        "SECRET_KEY": "migration-test-secret",
+        "SOCKETIO_MESSAGE_QUEUE": "",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", LEDGER_BACKFILL],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    line = next(x for x in result.stdout.splitlines() if x.startswith("BACKFILL "))
+    found = json.loads(line.removeprefix("BACKFILL "))
+    assert found["lifetime"] == {
+        "supporter:1:9": 1,
+        "comment:5": 2,
+        "comment:5:reversed": -2,  # the level loses all the undone entry paid
+        "redemption:1": 0,  # spending and its refund leave the level as it is
+        "redemption:1:reversed": 0,
+    }
+    assert found["balance"] == [5, 4]
 
 
 def test_suite_database_is_at_the_head_revision(db: SQLAlchemy):

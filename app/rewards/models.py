@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
@@ -25,6 +25,9 @@ class LedgerEntry(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     amount: Mapped[int] = mapped_column()
+    # How the entry moves lifetime points (levels): what it earned, nothing for spending and
+    # its refunds, all that an undone entry paid for its reversal.
+    lifetime: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     reason: Mapped[str] = mapped_column(String(40))
     source_kind: Mapped[str | None] = mapped_column(String(20))
     source_id: Mapped[int | None] = mapped_column()
@@ -36,7 +39,9 @@ class LedgerEntry(db.Model):
 
 
 class Balance(db.Model):
-    """The sum of a person's entries, kept for speed; `flask rewards verify` proves it."""
+    """The sum of a person's entries, kept for speed by the database itself: each entry moves
+    it as it is written (a trigger; see the migration "balances kept by the ledger"), and
+    `flask rewards verify` proves it. Never negative: an entry that would overdraw it fails."""
 
     __tablename__ = "balances"
     __table_args__ = (CheckConstraint("balance >= 0", name="not_negative"),)

@@ -7,20 +7,40 @@ functions here commit once.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import and_, case, delete, exists, func, or_, select, update
+from sqlalchemy import (
+    Integer,
+    Row,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    column,
+    delete,
+    exists,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from app.accounts.models import User
 from app.accounts.permissions import ensure, is_admin, is_staff, signed_in
 from app.community.models import Comment
-from app.database import release_write_lock, upsert, utcnow
+from app.database import UTCDateTime, release_write_lock, upsert, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.ideas import images
@@ -128,6 +148,187 @@ def _start_of_day(now: datetime) -> datetime:
     return datetime.combine(now.astimezone(UTC).date(), time.min, tzinfo=UTC)
 
 
+# --- writing entries ------------------------------------------------------------------------
+#
+# Each payment, reversal, grant or spending is one INSERT of a ledger entry; the database moves
+# the person's balance and lifetime points as the entry is written (the trigger of migration
+# b7e4c2a91f30), so an entry and its balance cannot part. An entry that would overdraw the
+# balance fails the balance's CHECK, and is refused with a 409.
+
+
+def _int(name: str):
+    """A typed parameter (PostgreSQL must know a parameter's type where only a NULL tells)."""
+    return cast(bindparam(name, type_=Integer), Integer)
+
+
+def _text(name: str):
+    return cast(bindparam(name, type_=String), String)
+
+
+def _smaller(a, b):
+    return case((a < b, a), else_=b)
+
+
+_ENTRY_COLUMNS = (
+    "user_id",
+    "amount",
+    "lifetime",
+    "reason",
+    "source_kind",
+    "source_id",
+    "idempotency_key",
+    "note",
+    "actor_id",
+    "created_at",
+)
+
+
+@functools.lru_cache(maxsize=4)
+def _ledger_statements(dialect: str, count_up_to: int = 0) -> dict:
+    """The INSERTs that pay by rule and that reverse an entry, built once per database: each
+    works out its amount in SQL, so paying costs one statement."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+    now = bindparam("now", type_=UTCDateTime)
+
+    # Paying by rule: the admins' change to the rule, if any, else its default; within the
+    # rule's daily cap (what it paid the person today, reversals not deducted: posting and
+    # removing a comment again and again must not earn past the cap); nothing to a suspended
+    # person.
+    changed = select(EarningRule).where(EarningRule.code == bindparam("reason", type_=String))
+    terms = select(
+        func.coalesce(
+            _int("amount"),
+            case(
+                (changed.exists(), changed.with_only_columns(EarningRule.amount).scalar_subquery()),
+                else_=_int("default_amount"),
+            ),
+        ).label("base"),
+        case(
+            (changed.exists(), changed.with_only_columns(EarningRule.daily_cap).scalar_subquery()),
+            else_=_int("default_cap"),
+        ).label("cap"),
+        select(func.coalesce(func.sum(LedgerEntry.amount), 0))
+        .where(
+            LedgerEntry.user_id == bindparam("user_id", type_=Integer),
+            LedgerEntry.reason == bindparam("reason", type_=String),
+            LedgerEntry.created_at >= bindparam("day_start", type_=UTCDateTime),
+            LedgerEntry.amount > 0,
+        )
+        .scalar_subquery()
+        .label("paid_today"),
+    ).subquery("terms")
+    room = terms.c.cap - terms.c.paid_today
+    points = case(
+        (
+            and_(terms.c.base > 0, terms.c.cap.is_not(None), room < terms.c.base),
+            case((room > 0, room), else_=0),
+        ),
+        else_=terms.c.base,
+    )
+    suspended = (
+        select(User.id)
+        .where(User.id == bindparam("user_id", type_=Integer), User.suspended_on(now))
+        .exists()
+    )
+    pay = select(
+        _int("user_id"),
+        points,
+        points,
+        _text("reason"),
+        _text("source_kind"),
+        _int("source_id"),
+        _text("key"),
+        _text("note"),
+        null(),
+        now,
+    ).where(points != 0, ~suspended)
+
+    # Reversing: minus what the entry paid, but at most what the person holds now (points
+    # already spent stay spent); the level loses all it was paid (so earn-spend-undo cannot
+    # keep lifetime points), and spending or its refund leaves the level as it is.
+    original = aliased(LedgerEntry, name="original")
+    held = func.coalesce(Balance.balance, 0)
+    amount = case((original.amount > 0, -_smaller(original.amount, held)), else_=-original.amount)
+    lifetime = case((original.reason == "redemption", 0), else_=-original.amount)
+    undo = (
+        select(
+            original.user_id,
+            amount,
+            lifetime,
+            original.reason,
+            original.source_kind,
+            original.source_id,
+            original.idempotency_key + ":reversed",
+            _text("note"),
+            null(),
+            now,
+        )
+        .outerjoin(Balance, Balance.user_id == original.user_id)
+        .where(
+            original.idempotency_key == bindparam("key", type_=String),
+            or_(amount != 0, lifetime != 0),
+        )
+    )
+
+    def writer(source, *extra):
+        """The INSERT … SELECT, its entry read back as an ORM row (with ``extra`` columns)."""
+        table = LedgerEntry.__table__
+        written = (
+            insert_(table)
+            .from_select(_ENTRY_COLUMNS, source)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(*table.c, *extra)
+        )
+        return select(LedgerEntry, *(column(c.name, Integer) for c in extra)).from_statement(
+            written
+        )
+
+    # How many entries paid this rule to the person before this one, up to ``count_up_to``
+    # (the new entry is left out by its id: PostgreSQL's RETURNING does not see it, SQLite's
+    # does). Written out because RETURNING drops the table names a subquery would need.
+    paid_before = literal_column(
+        "(SELECT count(*) FROM (SELECT 1 FROM ledger_entries AS earlier"
+        " WHERE earlier.user_id = ledger_entries.user_id"
+        " AND earlier.reason = ledger_entries.reason"
+        " AND earlier.amount > 0 AND earlier.id < ledger_entries.id"
+        f" LIMIT {int(count_up_to)}) AS paid)",
+        Integer,
+    )
+    return {
+        "pay": writer(pay),
+        "pay_counting": writer(pay, paid_before.label("paid_before")),
+        "undo": writer(undo),
+    }
+
+
+def _statements(count_up_to: int = 0) -> dict:
+    return _ledger_statements(db.session.get_bind().dialect.name, count_up_to)
+
+
+@contextmanager
+def _no_overdraft() -> Iterator[None]:
+    """An entry the balance cannot pay failed the balance's CHECK: a 409 (the request's
+    transaction is rolled back with it)."""
+    try:
+        yield
+    except IntegrityError as error:
+        if "balances_not_negative" not in str(error.orig):
+            raise
+        raise Conflict(_("Not enough points for that."), code="insufficient_points") from error
+
+
+def _write(statement, params: dict | None = None) -> Row | None:
+    """Run an INSERT of one ledger entry, the entry written coming back as the first column (or
+    nothing when its key was paid already, or it moved nothing). Its balance moves with it."""
+    with _no_overdraft():
+        return db.session.execute(
+            statement, params or {}, execution_options={"populate_existing": True}
+        ).first()
+
+
 def _credit(
     user_id: int,
     amount: int,
@@ -140,71 +341,62 @@ def _credit(
     actor_id: int | None = None,
     lifetime: int | None = None,
 ) -> LedgerEntry | None:
-    """Write one entry and move the balance with it; None when the key was paid already or
-    nothing moves. ``lifetime`` moves lifetime points by other than ``amount`` (a reversal of
-    points already spent: the balance gives back what it holds, the level all it was paid)."""
+    """Write one entry, its balance moving with it; None when the key was paid already or
+    nothing moves. ``lifetime`` moves lifetime points by other than ``amount``. Spending or a
+    deduction the balance does not hold is refused (409)."""
+    # Lifetime points (levels) count what was earned: spending, and a refund of spending,
+    # leaves them as they are.
+    if lifetime is None:
+        lifetime = 0 if reason == "redemption" else amount
     if amount == 0 and not lifetime:
         return None
-    now = utcnow()
-    # The entry comes back from its INSERT (nothing when the key was paid already).
-    entry = db.session.scalars(
+    row = _write(
         upsert(LedgerEntry)
         .values(
             user_id=user_id,
             amount=amount,
+            lifetime=lifetime,
             reason=reason,
             source_kind=source_kind,
             source_id=source_id,
             idempotency_key=key,
             note=note[:300],
             actor_id=actor_id,
-            created_at=now,
+            created_at=utcnow(),
         )
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(LedgerEntry),
-        execution_options={"populate_existing": True},
-    ).first()
-    if entry is None:
-        return None
-    # Lifetime points (levels) count what was earned: a reversal takes its points back from
-    # them too, but spending, and a refund of spending, leaves them as they are.
-    default_delta = 0 if reason == "redemption" else amount
-    lifetime_delta = default_delta if lifetime is None else lifetime
-    if amount > 0:
-        # One statement: the first points make the row, later ones add to it.
-        statement = upsert(Balance).values(user_id=user_id, balance=amount, lifetime=lifetime_delta)
-        db.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["user_id"],
-                set_={
-                    "balance": Balance.balance + amount,
-                    "lifetime": Balance.lifetime + lifetime_delta,
-                },
-            ).execution_options(synchronize_session=False)
-        )
-        return entry
-    _take_from_balance(user_id, amount, lifetime_delta)
-    return entry
+        .returning(LedgerEntry)
+    )
+    return row[0] if row else None
 
 
-def _take_from_balance(user_id: int, amount: int, lifetime_delta: int) -> None:
-    """Spending, a deduction or a reversal (``amount`` ≤ 0): only from a balance that holds
-    enough (409 otherwise); lifetime points move by ``lifetime_delta``, never below zero."""
-    moved = db.session.execute(
-        update(Balance)
-        .where(Balance.user_id == user_id, Balance.balance + amount >= 0)
-        .values(
-            balance=Balance.balance + amount,
-            lifetime=case(
-                (Balance.lifetime + lifetime_delta < 0, 0),
-                else_=Balance.lifetime + lifetime_delta,
-            ),
-        )
-        .returning(Balance.balance)
-        .execution_options(synchronize_session=False)
-    ).first()
-    if moved is None and amount < 0:
-        raise Conflict(_("Not enough points for that."), code="insufficient_points")
+def _pay(
+    user_id: int,
+    code: str,
+    *,
+    key: str,
+    source_kind: str | None,
+    source_id: int | None,
+    amount: int | None,
+    count_up_to: int | None = None,
+) -> Row | None:
+    default_amount, default_cap, label, _unit = DEFAULT_RULES[code]
+    now = utcnow()
+    statements = _statements(count_up_to or 0)
+    params = {
+        "user_id": user_id,
+        "reason": code,
+        "amount": amount,
+        "default_amount": default_amount,
+        "default_cap": default_cap,
+        "day_start": _start_of_day(now),
+        "now": now,
+        "source_kind": source_kind,
+        "source_id": source_id,
+        "key": key,
+        "note": label,
+    }
+    return _write(statements["pay" if count_up_to is None else "pay_counting"], params)
 
 
 def earn(
@@ -216,75 +408,40 @@ def earn(
     source_id: int | None = None,
     amount: int | None = None,
 ) -> LedgerEntry | None:
-    """Pay a rule (inside the caller's transaction), within its daily cap. ``amount``
-    overrides the rule's points."""
-    default_amount, default_cap, label, _unit = DEFAULT_RULES[code]
-    # One round trip: the admins' change to the rule (if any) and what it paid today (what was
-    # paid, reversals not deducted: posting and removing a comment again and again must not
-    # earn past the cap).
-    override = select(EarningRule).where(EarningRule.code == code)
-    now = utcnow()
-    changed, changed_amount, changed_cap, paid_today, suspended = db.session.execute(
-        select(
-            select(EarningRule.code).where(EarningRule.code == code).scalar_subquery(),
-            override.with_only_columns(EarningRule.amount).scalar_subquery(),
-            override.with_only_columns(EarningRule.daily_cap).scalar_subquery(),
-            select(func.coalesce(func.sum(LedgerEntry.amount), 0))
-            .where(
-                LedgerEntry.user_id == user_id,
-                LedgerEntry.reason == code,
-                LedgerEntry.created_at >= _start_of_day(now),
-                LedgerEntry.amount > 0,
-            )
-            .scalar_subquery(),
-            # and whether the person is suspended: then the rule pays nothing.
-            select(User.suspended_on(now)).where(User.id == user_id).scalar_subquery(),
-        )
-    ).one()
-    if suspended:
-        return None
-    rule_amount, cap = (changed_amount, changed_cap) if changed else (default_amount, default_cap)
-    points = rule_amount if amount is None else amount
-    if points > 0 and cap is not None:
-        points = min(points, max(cap - paid_today, 0))
-    return _credit(
+    """Pay a rule (inside the caller's transaction, in one statement), within its daily cap;
+    nothing to a suspended person. ``amount`` overrides the rule's points."""
+    row = _pay(user_id, code, key=key, source_kind=source_kind, source_id=source_id, amount=amount)
+    return row[0] if row else None
+
+
+def earn_counting(
+    user_id: int,
+    code: str,
+    *,
+    key: str,
+    up_to: int,
+    source_kind: str | None = None,
+    source_id: int | None = None,
+) -> int | None:
+    """Pay a rule as ``earn`` does, in the same one statement; the number of entries that have
+    now paid it to the person, counted up to ``up_to`` (None when this one paid nothing)."""
+    row = _pay(
         user_id,
-        points,
-        reason=code,
+        code,
         key=key,
         source_kind=source_kind,
         source_id=source_id,
-        note=label,
+        amount=None,
+        count_up_to=up_to - 1,
     )
+    return row[1] + 1 if row else None
 
 
 def reverse(key: str, *, note: str) -> LedgerEntry | None:
-    """Undo the entry paid under ``key`` with a compensating entry (once); inside the caller's
-    transaction. Nothing happens when nothing was paid."""
-    # The entry and what its person holds now, together.
-    row = db.session.execute(
-        select(LedgerEntry, Balance.balance)
-        .outerjoin(Balance, Balance.user_id == LedgerEntry.user_id)
-        .where(LedgerEntry.idempotency_key == key)
-    ).first()
-    if row is None:
-        return None
-    original, held = row
-    amount = -original.amount
-    if amount < 0:
-        # A reversal takes back at most what is left: points already spent stay spent. The
-        # level loses all it was paid, so earn-spend-undo cannot keep lifetime points.
-        amount = max(amount, -(held or 0))
-    return _credit(
-        original.user_id,
-        amount,
-        reason=original.reason,
-        key=f"{key}:reversed",
-        source_kind=original.source_kind,
-        source_id=original.source_id,
-        note=note,
-        lifetime=0 if original.reason == "redemption" else -original.amount,
-    )
+    """Undo the entry paid under ``key`` with a compensating entry (once), in one statement
+    inside the caller's transaction. Nothing happens when nothing was paid."""
+    row = _write(_statements()["undo"], {"key": key, "note": note[:300], "now": utcnow()})
+    return row[0] if row else None
 
 
 def reverse_paid_for_idea(idea_id: int, *, note: str) -> int:
@@ -293,9 +450,8 @@ def reverse_paid_for_idea(idea_id: int, *, note: str) -> int:
     How many were undone. Badges stay: they record what happened.
 
     As ``reverse`` does for one key, for all of them in a few statements, however many people
-    supported the idea: the payments not yet undone with what their people hold, the
-    compensating entries in one INSERT, then each person's balance once (the idea's author,
-    as a rule)."""
+    supported the idea: the payments not yet undone with what their people hold, then the
+    compensating entries in one INSERT per thousand (their balances moving with them)."""
     reversal = aliased(LedgerEntry)
     rows = db.session.execute(
         select(LedgerEntry, Balance.balance)
@@ -314,41 +470,35 @@ def reverse_paid_for_idea(idea_id: int, *, note: str) -> int:
         return 0
     now = utcnow()
     held: dict[int, int] = {}
-    entries, lifetime_of = [], {}
+    entries = []
     for original, balance in rows:
         left = held.setdefault(original.user_id, balance or 0)
         amount = -min(original.amount, left)  # points already spent stay spent
         held[original.user_id] = left + amount
-        key = f"{original.idempotency_key}:reversed"
-        lifetime_of[key] = -original.amount  # the level loses all it was paid
         entries.append(
             {
                 "user_id": original.user_id,
                 "amount": amount,
+                "lifetime": -original.amount,  # the level loses all it was paid
                 "reason": original.reason,
                 "source_kind": original.source_kind,
                 "source_id": original.source_id,
-                "idempotency_key": key,
+                "idempotency_key": f"{original.idempotency_key}:reversed",
                 "note": note[:300],
                 "actor_id": None,
                 "created_at": now,
             }
         )
-    moved: dict[int, list[int]] = defaultdict(lambda: [0, 0])  # person: balance, lifetime
     undone = 0
     for start in range(0, len(entries), _ROWS_PER_INSERT):
-        inserted = db.session.execute(
-            upsert(LedgerEntry)
-            .values(entries[start : start + _ROWS_PER_INSERT])
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(LedgerEntry.user_id, LedgerEntry.amount, LedgerEntry.idempotency_key)
-        ).all()
-        for user_id, amount, key in inserted:
-            moved[user_id][0] += amount
-            moved[user_id][1] += lifetime_of[key]
+        with _no_overdraft():
+            inserted = db.session.execute(
+                upsert(LedgerEntry)
+                .values(entries[start : start + _ROWS_PER_INSERT])
+                .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                .returning(LedgerEntry.id)
+            ).all()
         undone += len(inserted)
-    for user_id, (amount, lifetime) in moved.items():
-        _take_from_balance(user_id, amount, lifetime)
     return undone
 
 
@@ -421,15 +571,6 @@ def manual_grants(*, page: int = 1, per_page: int = 50) -> tuple[list[tuple], bo
         .limit(per_page + 1)
     ).all()
     return [tuple(row) for row in rows[:per_page]], len(rows) > per_page
-
-
-def paid_count(user_id: int, reason: str) -> int:
-    """How many entries paid ``reason`` to the person (reversals not counted)."""
-    return db.session.scalar(
-        select(func.count())
-        .select_from(LedgerEntry)
-        .where(LedgerEntry.user_id == user_id, LedgerEntry.reason == reason, LedgerEntry.amount > 0)
-    )
 
 
 def balance_of(user: User) -> int:

@@ -15,6 +15,8 @@ from app.ideas.models import Challenge, Idea
 from app.rewards import badges, services
 from app.web import path_for
 
+CONVERSATIONS_FOR_THE_BADGE = 10
+
 
 def _pay_author(idea, code: str, key: str) -> None:
     """Pay the idea's author the rule ``code``, once per ``key``."""
@@ -88,14 +90,17 @@ def _comment_posted(comment, *, author, **extra) -> None:
         idea = db.session.get(Idea, comment.idea_id)
         if idea is not None and idea.author_id == author.id:
             return  # talking on one's own idea earns nothing
-    services.earn(
+    paid = services.earn_counting(
         author.id,
         "comment",
         key=f"comment:{comment.id}",
+        up_to=CONVERSATIONS_FOR_THE_BADGE,
         source_kind="comment",
         source_id=comment.id,
     )
-    if services.paid_count(author.id, "comment") >= 10:
+    # Entries are never removed (a reversal is an entry of its own), so the tenth paid comment
+    # comes once, in the transaction that pays it.
+    if paid == CONVERSATIONS_FOR_THE_BADGE:
         badges.award(author.id, "conversationalist")
 
 
