@@ -187,9 +187,9 @@ def _busy_idea(size: int, *, reader: User | None):
     return idea
 
 
-def _supported_idea(size: int):
+def _supported_idea(size: int, *, challenge_id: int | None = None):
     """An open idea with ``size`` supporters, each following it."""
-    idea = make_idea(vote_count=size)
+    idea = make_idea(vote_count=size, challenge_id=challenge_id)
     for _ in range(size):
         supporter = make_member()
         _db.session.add(Vote(idea_id=idea.id, voter_id=supporter.id))
@@ -297,21 +297,21 @@ def test_idea_paths_stay_within_the_budget(sign_in, measure, reader, label, path
 
 # --- support --------------------------------------------------------------------------------
 
-# Writes cannot reach five. Ours: the token's person, the idea, the vote row, its counters
-# and hot score in one UPDATE, and following the idea (community subscriber). The rewards
-# subscriber adds 3 statements on the points tables (the rule as admins changed it together
-# with what it paid today, the ledger entry returned by its INSERT, the balance upsert); a
-# withdrawal takes the points back in 3 (the entry paid with the balance held, the compensating
-# entry, the balance). A signed-in person's load joins their balance, so it counts on the
-# points tables too. The htmx answer redraws the button from the idea and person the vote
-# kept (its counters come back from the UPDATE), without reading them again.
+# A vote: the token's person (with their balance), the vote row (written only where votes are
+# taken: not one's own idea, an open status, an open challenge, so the idea is not read first),
+# its counters and hot score in one UPDATE that answers with the idea, following the idea
+# (community subscriber), and the points (rewards subscriber): one INSERT of a ledger entry
+# whose amount SQL works out from the rule, its cap and the person; the database moves the
+# balance with it. A withdrawal takes the points back in one INSERT too, and follows nothing.
+# The htmx answer redraws the button from the idea the UPDATE returned.
 VOTE_PATHS = [
     # label, method, path, headers, (budget, own)
-    ("vote (API)", "PUT", "/api/v1/ideas/{id}/vote", {}, (8, 4)),
-    ("withdrawal (API)", "DELETE", "/api/v1/ideas/{id}/vote", {}, (7, 3)),
-    ("vote (htmx)", "POST", "/ideas/{id}/vote", {"HX-Request": "true"}, (8, 4)),
-    ("withdrawal (htmx)", "POST", "/ideas/{id}/unvote", {"HX-Request": "true"}, (7, 3)),
-    ("vote (form)", "POST", "/ideas/{id}/vote", {}, (8, 4)),
+    ("vote (API)", "PUT", "/api/v1/ideas/{id}/vote", {}, (5, 3)),
+    ("withdrawal (API)", "DELETE", "/api/v1/ideas/{id}/vote", {}, (4, 2)),
+    ("vote (htmx)", "POST", "/ideas/{id}/vote", {"HX-Request": "true"}, (5, 3)),
+    ("withdrawal (htmx)", "POST", "/ideas/{id}/unvote", {"HX-Request": "true"}, (4, 2)),
+    ("vote (form)", "POST", "/ideas/{id}/vote", {}, (5, 3)),
+    ("vote in a challenge (API)", "PUT", "/api/v1/ideas/{id}/vote", {}, (5, 3)),
 ]
 
 
@@ -322,13 +322,14 @@ def test_support_stays_within_the_budget(
     client, sign_in, measure, label, method, path, extra, budgets
 ):
     user, headers = sign_in("customer")
-    ideas = {size: _supported_idea(size) for size in SIZES}
-    warm = _supported_idea(1)
+    challenge = make_challenge().id if "challenge" in label else None
+    ideas = {size: _supported_idea(size, challenge_id=challenge) for size in SIZES}
+    warm = _supported_idea(1, challenge_id=challenge)
     withdrawing = "withdrawal" in label or method == "DELETE"
     form = {"csrf_token": headers["X-CSRFToken"]}
     if withdrawing:  # supported through the service, so the points are there to take back
         for idea in [warm, *ideas.values()]:
-            ideas_services.cast_vote(idea, voter=user)
+            ideas_services.cast_vote(idea.id, voter=user)
     kwargs = {"headers": {**headers, **extra}}
     if method == "POST":
         kwargs["data"] = form
@@ -343,16 +344,16 @@ def test_support_stays_within_the_budget(
 
 # --- the conversation -----------------------------------------------------------------------
 
-# Ours: the user, the idea, the comment row, the idea's comment counter (returned by its UPDATE,
-# for the live update too) and following the idea (community subscriber); the API answer shows
-# the comment as written, reading only its author again. The rewards subscribers add 4
-# statements (as for a vote, plus counting the person's paid comments for the badge). The htmx
-# answer redraws the whole conversation: the thread in one query, and the author again.
+# The person, the idea's comment counter (its UPDATE answers with the idea, which is not read
+# before), the comment row, following the idea (community subscriber) and the points in one
+# INSERT that also counts the person's paid comments for the badge (rewards subscriber). The API
+# answers with the comment as written, by the person already loaded. The htmx answer redraws
+# the whole conversation after the write: the thread in one more query.
 COMMENT_PATHS = [
     # label, path, headers, (budget, own)
-    ("comment (API)", "/api/v1/ideas/{id}/comments", {}, (10, 4)),
-    ("comment (htmx)", "/ideas/{id}/comments", {"HX-Request": "true"}, (11, 5)),
-    ("comment (form)", "/ideas/{id}/comments", {}, (9, 4)),
+    ("comment (API)", "/api/v1/ideas/{id}/comments", {}, (5, 3)),
+    ("comment (htmx)", "/ideas/{id}/comments", {"HX-Request": "true"}, (6, 4)),
+    ("comment (form)", "/ideas/{id}/comments", {}, (5, 3)),
 ]
 
 

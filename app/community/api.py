@@ -284,19 +284,20 @@ def thread(args: dict, idea_id: int):
 @permission_required(signed_in)
 def post_comment(data: dict, idea_id: int):
     """Comment on an idea, or reply to one of its comments with `parent_id`."""
-    idea = ideas.get_idea(idea_id, viewer=current_user)
     parent = None
     if data.get("parent_id") is not None:
+        ideas.get_idea(idea_id, viewer=current_user)  # the idea's 404 comes first
         message = _("There is no such comment on this idea.")
         try:
             parent = services.get_comment(data["parent_id"], viewer=current_user)
         except NotFound as error:
             raise NotFound(message, fields={"parent_id": [message]}) from error
-        if parent.idea_id != idea.id:
+        if parent.idea_id != idea_id:
             # The service would follow the parent to wherever it lives; the URL names the idea.
             raise ValidationFailed(message, fields={"parent_id": [message]})
+    # The idea is read back from the UPDATE counting the comment (404 if it cannot be seen).
     comment = services.post_comment(
-        current_user, body=data["body"], idea=None if parent else idea, parent=parent
+        current_user, body=data["body"], idea_id=None if parent else idea_id, parent=parent
     )
     return comment_json(comment, reactions={}, mine=set())
 

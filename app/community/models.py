@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     Boolean,
@@ -18,6 +19,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.accounts.models import User
 from app.database import UTCDateTime, utcnow
 from app.extensions import db
+
+if TYPE_CHECKING:
+    from app.ideas.models import Idea
 
 REACTIONS = ("👍", "❤️", "🎉", "💡")
 
@@ -65,6 +69,9 @@ class Comment(db.Model):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     author: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+    # Set by post_comment to the idea its counter's UPDATE returned, so the answer that shows
+    # the conversation has it without reading it again; elsewhere loaded when used.
+    idea: Mapped[Idea | None] = relationship(viewonly=True)
 
     @property
     def is_deleted(self) -> bool:

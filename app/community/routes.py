@@ -31,7 +31,7 @@ from app.community import services
 from app.community.forms import CommentForm, EditCommentForm, PublicProfileForm
 from app.community.live import MAX_ID
 from app.community.models import FOLLOW_KINDS, FREQUENCIES, REACTIONS, Comment
-from app.errors import DomainError
+from app.errors import DomainError, NotFound
 from app.extensions import db
 from app.i18n import ago
 from app.ideas import services as ideas
@@ -197,8 +197,9 @@ def _first_error(form) -> str:
 @bp.post("/ideas/<int:idea_id>/comments")
 @login_required
 def comment_on_idea(idea_id: int):
-    idea = ideas.get_idea(idea_id, viewer=current_user)
-    return _post_comment("idea", idea.id, idea=idea)
+    # The service reads the idea back from the UPDATE counting the comment (404 if unseen); a
+    # form with errors shows the conversation, which reads it.
+    return _post_comment("idea", idea_id, idea_id=idea_id)
 
 
 @bp.post("/challenges/<int:challenge_id>/comments")
@@ -223,6 +224,8 @@ def _post_comment(kind: str, target_id: int, **target):
             comment = services.post_comment(
                 current_user, body=form.body.data, parent=parent, **({} if parent else target)
             )
+        except NotFound:
+            raise
         except DomainError as exc:
             db.session.rollback()
             error = exc
@@ -234,6 +237,8 @@ def _post_comment(kind: str, target_id: int, **target):
                 )
                 return _render_conversation(conv)
             return redirect(_comment_url(kind, target_id, comment_id))
+    if kind == "idea":  # nothing was written: an idea the person cannot see is a 404 first
+        ideas.get_idea(target_id, viewer=current_user)
     message = error.message if error else _first_error(form)
     status = error.status if error else 422
     field_errors = (error.fields.get("body") if error else form.body.errors) or [message]
@@ -327,6 +332,8 @@ def edit_comment(comment_id: int):
                 return _comment_main(comment_id)
             flash(_("Your comment is updated."), "success")
             return redirect(_comment_url(kind, target_id, comment_id))
+    if kind == "idea":  # nothing was written: an idea the person cannot see is a 404 first
+        ideas.get_idea(target_id, viewer=current_user)
     message = error.message if error else _first_error(form)
     status = error.status if error else 422
     field_errors = (error.fields.get("body") if error else form.body.errors) or [message]

@@ -121,11 +121,29 @@ def _render(body: str, mentioned: list[User]) -> str:
     return render_markdown(body)
 
 
-def _check_target(author: User, idea: Idea | None, challenge: Challenge | None) -> None:
-    if (idea is None) == (challenge is None):
-        raise ValidationFailed(_("Comment on an idea or a challenge."))
-    if idea is not None and not can_see(author, idea):
+def _count_comment_on(idea_id: int, author: User) -> Idea:
+    """Count one more comment on the idea, and answer the idea as that UPDATE returns it (it is
+    not read before); an idea the author cannot see takes no comment (404, nothing written)."""
+    idea = db.session.scalars(
+        _count_comment_statement(),
+        {"idea_id": idea_id},
+        execution_options={"populate_existing": True},
+    ).first()
+    if idea is None or not can_see(author, idea):
+        db.session.rollback()
         raise NotFound(_("No such idea."))
+    return idea
+
+
+@functools.cache
+def _count_comment_statement():
+    ideas = Idea.__table__
+    return select(Idea).from_statement(
+        update(ideas)
+        .where(ideas.c.id == bindparam("idea_id", type_=Integer))
+        .values(comment_count=ideas.c.comment_count + 1)
+        .returning(*ideas.c)
+    )
 
 
 def post_comment(
@@ -133,28 +151,36 @@ def post_comment(
     *,
     body: str,
     idea: Idea | None = None,
+    idea_id: int | None = None,
     challenge: Challenge | None = None,
     parent: Comment | None = None,
 ) -> Comment:
-    """Add a comment (or a reply to ``parent``); mentioned people and the parent's author hear."""
+    """Add a comment (or a reply to ``parent``); mentioned people and the parent's author hear.
+
+    The idea may be named by ``idea_id`` alone: it is read back from the UPDATE that counts the
+    comment, before the comment is written."""
     ensure(signed_in(author), _("Log in to join the conversation."))
+    if idea is not None:
+        idea_id = idea.id
     if parent is not None:
-        if (idea is not None and parent.idea_id != idea.id) or (
+        if (idea_id is not None and parent.idea_id != idea_id) or (
             challenge is not None and parent.challenge_id != challenge.id
         ):
             raise ValidationFailed(
                 _("Reply within the same conversation."),
                 fields={"parent_id": [_("Not in this conversation.")]},
             )
-        idea = db.session.get(Idea, parent.idea_id) if parent.idea_id else None
+        idea_id = parent.idea_id
         challenge = db.session.get(Challenge, parent.challenge_id) if parent.challenge_id else None
         if parent.is_deleted:
             raise Conflict(
                 _("That comment was removed; reply to the conversation instead."),
                 code="parent_removed",
             )
-    _check_target(author, idea, challenge)
+    if (idea_id is None) == (challenge is None):
+        raise ValidationFailed(_("Comment on an idea or a challenge."))
     body = _clean_body(body)
+    idea = _count_comment_on(idea_id, author) if idea_id is not None else None
     # Only people who can see the idea: a mention must not reveal a pending one.
     mentioned = [
         user
@@ -174,22 +200,18 @@ def post_comment(
     )
     db.session.add(comment)
     db.session.flush()
-    count = None
-    if idea is not None:
-        count = db.session.execute(
-            update(Idea)
-            .where(Idea.id == idea.id)
-            .values(comment_count=Idea.comment_count + 1)
-            .returning(Idea.comment_count)
-            .execution_options(synchronize_session=False)
-        ).scalar_one()
-        set_committed_value(idea, "comment_count", count)
+    set_committed_value(comment, "author", author)
+    set_committed_value(comment, "idea", idea)
     events.comment_posted.send(
-        comment, author=author, parent=parent, mentioned=mentioned, comment_count=count
+        comment,
+        author=author,
+        parent=parent,
+        mentioned=mentioned,
+        comment_count=idea.comment_count if idea is not None else None,
     )
-    # Answered as written, without reading it back; the author is read again (a subscriber may
-    # have notified them of a badge, moving their unread count in SQL).
-    commit_and_keep(comment, idea)
+    # Answered as written, by its author, without reading either back (notifications never go
+    # to the one who acts, so nothing moved the author's unread count).
+    commit_and_keep(comment, idea, author)
     return comment
 
 

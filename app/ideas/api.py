@@ -304,9 +304,7 @@ def _support(support) -> dict:
 @permission_required(signed_in)
 def vote(idea_id: int):
     """Support an idea. Idempotent: supporting twice counts once."""
-    return _support(
-        services.cast_vote(services.get_idea(idea_id, viewer=current_user), voter=current_user)
-    )
+    return _support(services.cast_vote(idea_id, voter=current_user))
 
 
 @blp.delete("/ideas/<int:idea_id>/vote")
@@ -315,9 +313,7 @@ def vote(idea_id: int):
 @permission_required(signed_in)
 def unvote(idea_id: int):
     """Withdraw support. Idempotent."""
-    return _support(
-        services.withdraw_vote(services.get_idea(idea_id, viewer=current_user), voter=current_user)
-    )
+    return _support(services.withdraw_vote(idea_id, voter=current_user))
 
 
 @blp.post("/ideas/<int:idea_id>/status")

@@ -202,7 +202,7 @@ def seed_ideas(people: list[User]) -> None:
         created[title] = idea
         voters = [p for p in people if p.id != author.id]
         for voter in rng.sample(voters, min(supporters, len(voters))):
-            services.cast_vote(idea, voter=voter)
+            services.cast_vote(idea.id, voter=voter)
         if status == "merged":
             services.merge_ideas(
                 idea,

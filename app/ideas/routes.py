@@ -26,7 +26,7 @@ from app.accounts.permissions import (
     permission_required,
 )
 from app.database import utcnow
-from app.errors import DomainError
+from app.errors import DomainError, NotFound
 from app.extensions import db
 from app.i18n import ago
 from app.ideas import services
@@ -264,23 +264,27 @@ def _back_to(idea_id: int) -> str:
 @bp.post("/ideas/<int:idea_id>/<any(vote, unvote):action>")
 @login_required
 def vote(idea_id: int, action: str):
-    """Support or withdraw; htmx swaps the button in place, without JavaScript it redirects."""
-    idea = services.get_idea(idea_id, viewer=current_user)
+    """Support or withdraw; htmx swaps the button in place, without JavaScript it redirects.
+    The service answers with the idea as the vote left it: nothing is read before."""
     error = None
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
         if action == "vote":
-            support = services.cast_vote(idea, voter=current_user)
+            support = services.cast_vote(idea_id, voter=current_user)
         else:
-            support = services.withdraw_vote(idea, voter=current_user)
+            support = services.withdraw_vote(idea_id, voter=current_user)
+    except NotFound:
+        raise
     except DomainError as exc:
         db.session.rollback()
         error = exc
     if request.headers.get("HX-Request"):
-        if error:
+        if error:  # the button as it stands, with why it did not move
+            idea = services.get_idea(idea_id, viewer=current_user)
             supported = services.supported_ids(current_user, [idea.id])
         else:  # the service just said so
+            idea = support.idea
             supported = {idea.id} if support.voted else set()
         return render_template(
             "ideas/_vote_button.html",

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Float,
     Integer,
     String,
+    and_,
     bindparam,
     case,
     cast,
@@ -42,7 +43,6 @@ from sqlalchemy.orm import (
     load_only,
     selectinload,
 )
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app import abilities
 from app.accounts.models import User
@@ -55,6 +55,7 @@ from app.accounts.permissions import (
 )
 from app.database import (
     PreparedQuery,
+    UTCDateTime,
     as_utc,
     commit_and_keep,
     release_write_lock,
@@ -310,11 +311,13 @@ def edit_idea(
 
 @dataclass(frozen=True)
 class Support:
+    idea: Idea
     vote_count: int
     voted: bool
 
 
 def _check_voting_open(idea: Idea, now: datetime) -> None:
+    """Why a vote on ``idea`` is refused (VotingClosed), as ``_open_for_votes`` decides it."""
     if idea.status not in VOTABLE:
         raise VotingClosed(
             _(
@@ -328,38 +331,72 @@ def _check_voting_open(idea: Idea, now: datetime) -> None:
             raise VotingClosed(_("The challenge “%(title)s” is closed.", title=challenge.title))
 
 
+def _open_for_votes(now):
+    """``_check_voting_open`` as SQL, for statements that vote only where votes are taken: a
+    status that takes votes, and no challenge, or one open at ``now``."""
+    return and_(
+        Idea.status.in_(sorted(VOTABLE)),
+        or_(
+            Idea.challenge_id.is_(None),
+            exists().where(
+                Challenge.id == Idea.challenge_id,
+                Challenge.opens_at <= now,
+                Challenge.closes_at > now,
+            ),
+        ),
+    )
+
+
 @functools.lru_cache(maxsize=2)
 def _support_statements(dialect: str) -> dict:
     """The statements of a vote and its withdrawal, built once per database (building them cost
-    about as much as running them)."""
+    about as much as running them). Each vote is taken only where ``_open_for_votes`` allows
+    it, so the idea is not read first."""
     from sqlalchemy.dialects.postgresql import insert as pg_insert
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     idea_id = bindparam("idea_id", type_=Integer)
     voter_id = bindparam("voter_id", type_=Integer)
+    now = bindparam("now", type_=UTCDateTime)
     delta = bindparam("delta", type_=Integer)
-    new_count = Idea.vote_count + delta
-    support = func.log10(cast(case((new_count > 1, new_count), else_=1), Float))
     insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
-    return {
-        "insert": insert_(Vote)
-        .values(idea_id=idea_id, voter_id=voter_id, created_at=bindparam("now"))
-        .on_conflict_do_nothing(index_elements=["idea_id", "voter_id"])
-        .returning(Vote.id),
-        "delete": delete(Vote)
-        .where(Vote.idea_id == idea_id, Vote.voter_id == voter_id)
-        .returning(Vote.created_at),
-        "count": select(Idea.vote_count).where(Idea.id == idea_id),
-        # The score is hot_score() in SQL (SET sees the row as it was): one statement.
-        "move": update(Idea)
-        .where(Idea.id == idea_id)
+    votes, ideas = Vote.__table__, Idea.__table__
+
+    def support(count):
+        return func.log10(cast(case((count > 1, count), else_=1), Float))
+
+    new_count = ideas.c.vote_count + delta
+    moved = (
+        update(ideas)
+        .where(ideas.c.id == idea_id)
         .values(
             vote_count=new_count,
-            recent_vote_count=Idea.recent_vote_count + bindparam("recent_delta", type_=Integer),
-            hot_score=support + bindparam("age", type_=Float),
+            recent_vote_count=ideas.c.recent_vote_count + bindparam("recent_delta", type_=Integer),
+            # hot_score() in SQL: the idea's age, as its score holds it, with the new support
+            # (SET sees the row as it was).
+            hot_score=ideas.c.hot_score - support(ideas.c.vote_count) + support(new_count),
         )
-        .returning(Idea.vote_count, Idea.recent_vote_count, Idea.hot_score)
-        .execution_options(synchronize_session=False),
+        .returning(*ideas.c)
+    )
+    return {
+        "insert": insert_(votes)
+        .from_select(
+            ["idea_id", "voter_id", "created_at"],
+            select(Idea.id, cast(voter_id, Integer), now).where(
+                Idea.id == idea_id, Idea.author_id != voter_id, _open_for_votes(now)
+            ),
+        )
+        .on_conflict_do_nothing(index_elements=["idea_id", "voter_id"])
+        .returning(votes.c.id),
+        "delete": delete(votes)
+        .where(
+            votes.c.idea_id == idea_id,
+            votes.c.voter_id == voter_id,
+            exists().where(Idea.id == idea_id, _open_for_votes(now)),
+        )
+        .returning(votes.c.created_at),
+        # The idea as the counters left it, read back from their UPDATE.
+        "move": select(Idea).from_statement(moved),
     }
 
 
@@ -367,61 +404,68 @@ def _statements() -> dict:
     return _support_statements(db.session.get_bind().dialect.name)
 
 
-def _change_support(idea: Idea, *, delta: int, recent_delta: int) -> int:
+def _change_support(idea_id: int, *, delta: int, recent_delta: int) -> Idea:
     """Move the stored counters by ``delta`` in SQL and refresh the hot score with them, in one
-    statement; the new count."""
-    age = (idea.created_at.timestamp() - HOT_EPOCH) / HOT_TIME_SCALE
-    moved = db.session.execute(
+    statement that answers with the idea as it now is."""
+    return db.session.scalars(
         _statements()["move"],
-        {"idea_id": idea.id, "delta": delta, "recent_delta": recent_delta, "age": age},
+        {"idea_id": idea_id, "delta": delta, "recent_delta": recent_delta},
+        execution_options={"populate_existing": True},
     ).one()
-    for column, value in moved._mapping.items():  # what was stored, without reading it again
-        set_committed_value(idea, column, value)
-    return moved.vote_count
 
 
-def cast_vote(idea: Idea, *, voter: User) -> Support:
-    """Support an idea. A second vote by the same person is a no-op that answers the same."""
-    ensure(signed_in(voter), _("Log in to support ideas."))
+def _refused(idea_id: int, voter: User, now: datetime) -> Idea:
+    """A vote or withdrawal that changed nothing: raise what refused it, or answer the idea
+    (the vote was there already, or was not)."""
+    idea = get_idea(idea_id, viewer=voter)
     if voter.id == idea.author_id:
         raise Forbidden(_("You cannot support your own idea."), code="own_idea")
-    now = utcnow()
     _check_voting_open(idea, now)
-    statements = _statements()
+    return idea
+
+
+def cast_vote(idea_id: int, *, voter: User) -> Support:
+    """Support an idea. A second vote by the same person is a no-op that answers the same.
+
+    The vote is written only where it is allowed (not one's own idea, the idea taking votes);
+    the counters' UPDATE answers with the idea. Only a vote that wrote nothing reads the idea,
+    to say why."""
+    ensure(signed_in(voter), _("Log in to support ideas."))
+    now = utcnow()
     inserted = db.session.execute(
-        statements["insert"], {"idea_id": idea.id, "voter_id": voter.id, "now": now}
+        _statements()["insert"], {"idea_id": idea_id, "voter_id": voter.id, "now": now}
     ).first()
     if inserted is None:
-        count = db.session.scalar(statements["count"], {"idea_id": idea.id})
+        idea = _refused(idea_id, voter, now)
         db.session.commit()
-        return Support(count, True)
-    count = _change_support(idea, delta=1, recent_delta=1)
+        return Support(idea, idea.vote_count, True)
+    idea = _change_support(idea_id, delta=1, recent_delta=1)
+    count = idea.vote_count
     events.vote_cast.send(idea, voter=voter, vote_count=count)
     if count in _thresholds():
         _reach_milestones(idea, count)
         db.session.commit()
     else:  # the subscribers change neither the idea nor the voter in SQL
         commit_and_keep(idea, voter)
-    return Support(count, True)
+    return Support(idea, count, True)
 
 
-def withdraw_vote(idea: Idea, *, voter: User) -> Support:
+def withdraw_vote(idea_id: int, *, voter: User) -> Support:
     """Withdraw support. Withdrawing support one does not give is a no-op."""
     ensure(signed_in(voter), _("Log in to support ideas."))
-    _check_voting_open(idea, utcnow())
-    statements = _statements()
+    now = utcnow()
     removed = db.session.execute(
-        statements["delete"], {"idea_id": idea.id, "voter_id": voter.id}
+        _statements()["delete"], {"idea_id": idea_id, "voter_id": voter.id, "now": now}
     ).first()
     if removed is None:
-        count = db.session.scalar(statements["count"], {"idea_id": idea.id})
+        idea = _refused(idea_id, voter, now)
         db.session.commit()
-        return Support(count, False)
-    recent = 1 if utcnow() - removed.created_at <= RECENT_WINDOW else 0
-    count = _change_support(idea, delta=-1, recent_delta=-recent)
-    events.vote_withdrawn.send(idea, voter=voter, vote_count=count)
+        return Support(idea, idea.vote_count, False)
+    recent = 1 if now - removed.created_at <= RECENT_WINDOW else 0
+    idea = _change_support(idea_id, delta=-1, recent_delta=-recent)
+    events.vote_withdrawn.send(idea, voter=voter, vote_count=idea.vote_count)
     commit_and_keep(idea, voter)
-    return Support(count, False)
+    return Support(idea, idea.vote_count, False)
 
 
 def _supported_by(viewer: User | None):
@@ -628,14 +672,14 @@ def merge_ideas(source: Idea, *, into: Idea, actor: User) -> IdeaMerge:
             [{"idea_id": into.id, "voter_id": voter_id, "created_at": now} for voter_id in moving],
         )
     removed = db.session.execute(delete(Vote).where(Vote.idea_id == source.id)).rowcount
-    _change_support(source, delta=-removed, recent_delta=0)
+    _change_support(source.id, delta=-removed, recent_delta=0)
     db.session.execute(
         update(Idea)
         .where(Idea.id == source.id)
         .values(recent_vote_count=0)
         .execution_options(synchronize_session=False)
     )
-    count = _change_support(into, delta=len(moving), recent_delta=len(moving))
+    count = _change_support(into.id, delta=len(moving), recent_delta=len(moving)).vote_count
     source.merged_into_id = into.id
     _move(
         source,

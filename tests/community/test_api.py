@@ -339,6 +339,19 @@ def test_nobody_comments_on_a_pending_idea_they_cannot_see(client, db, bearer):
 
     assert response.status_code == 404
     assert comment_total(db) == 0
+    # Counted before it was seen to be hidden, and uncounted with everything else.
+    db.session.expire_all()
+    assert db.session.get(Idea, idea.id).comment_count == 0
+
+
+def test_a_comment_on_no_idea_is_404_json(client, db, bearer):
+    response = client.post(
+        "/api/v1/ideas/999999/comments", json={"body": "Hello"}, headers=bearer(make_member())
+    )
+
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "not_found"
+    assert comment_total(db) == 0
 
 
 def test_a_browser_session_needs_the_csrf_header_to_comment(client, db, login):

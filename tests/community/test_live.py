@@ -344,8 +344,8 @@ def test_viewers_see_a_status_change(live, client, db, bearer):
 
 def test_a_merge_broadcasts_both_new_counts(live, db):
     source, target = make_idea(), make_idea()
-    ideas.cast_vote(source, voter=make_member())
-    ideas.cast_vote(target, voter=make_member())
+    ideas.cast_vote(source.id, voter=make_member())
+    ideas.cast_vote(target.id, voter=make_member())
     listing = live()
     listing.join("ideas")
 
@@ -368,12 +368,12 @@ def test_nothing_is_broadcast_when_the_transaction_rolls_back(live, db):
         raise RuntimeError("a later step of the vote failed")
 
     with idea_events.vote_cast.connected_to(fail), pytest.raises(RuntimeError):
-        ideas.cast_vote(idea, voter=voter)
+        ideas.cast_vote(idea.id, voter=voter)
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Vote)) == 0
     assert page.events() == []
     # Nor later, with the next commit: what was queued for the failed vote is gone.
-    ideas.cast_vote(idea, voter=make_member())
+    ideas.cast_vote(idea.id, voter=make_member())
     assert page.events("vote_count") == [{"idea_id": idea.id, "vote_count": 1}]
 
 

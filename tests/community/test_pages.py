@@ -164,6 +164,19 @@ def test_nobody_comments_on_an_idea_they_cannot_see(client, db, login):
     response = client.post_form(f"/ideas/{idea.id}/comments", {"body": "Sneaky"})
     assert response.status_code == 404
     assert comments_of(idea) == []
+    _db.session.refresh(idea)
+    assert idea.comment_count == 0
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX], ids=["form", "htmx"])
+def test_a_form_with_errors_on_an_idea_one_cannot_see_shows_nothing_of_it(
+    client, db, login, headers
+):
+    idea = make_idea(status="pending", title="A secret plan for lamps")
+    login(make_member())
+    response = client.post_form(f"/ideas/{idea.id}/comments", {"body": "   "}, headers=headers)
+    assert response.status_code == 404
+    assert "secret plan" not in response.get_data(as_text=True)
 
 
 def test_anonymous_visitors_get_a_login_link_instead_of_the_form(client, db):

@@ -168,7 +168,7 @@ def test_reactions_are_idempotent_and_counted(db):
 def test_submitting_supporting_and_commenting_follow_the_idea(db):
     author, voter, commenter = make_member(), make_member(), make_member()
     idea = ideas.submit_idea(author, title="Followed idea", body="x")
-    ideas.cast_vote(idea, voter=voter)
+    ideas.cast_vote(idea.id, voter=voter)
     services.post_comment(commenter, idea=idea, body="Hi")
     assert services.followers("idea", idea.id) == {author.id, voter.id, commenter.id}
     services.follow(voter, "idea", idea.id, on=False)
@@ -179,7 +179,7 @@ def test_status_change_notifies_each_follower_once_and_never_the_actor(db):
     author, voter = make_member(), make_member()
     product = make_member(roles=("product",))
     idea = ideas.submit_idea(author, title="Status idea", body="x")
-    ideas.cast_vote(idea, voter=voter)
+    ideas.cast_vote(idea.id, voter=voter)
     services.follow(product, "idea", idea.id)
     services.follow(voter, "idea", idea.id)  # already following: still one notification
     ideas.change_status(idea, actor=product, to="under_review")
@@ -209,7 +209,7 @@ def test_merge_moves_followers_and_tells_supporters(db):
     source, target = make_idea(), make_idea()
     follower, supporter = make_member(), make_member()
     services.follow(follower, "idea", source.id)
-    ideas.cast_vote(source, voter=supporter)
+    ideas.cast_vote(source.id, voter=supporter)
     ideas.merge_ideas(source, into=target, actor=make_member(roles=("moderator",)))
     assert {follower.id, supporter.id} <= services.followers("idea", target.id)
     assert services.followers("idea", source.id) == set()

@@ -70,7 +70,7 @@ def test_a_cached_card_shows_new_support_comments_and_edits(client, db):
     assert f'data-vote-count="{idea.id}">0<' in page
     assert "0 comments" in page
 
-    services.cast_vote(idea, voter=make_member())
+    services.cast_vote(idea.id, voter=make_member())
     community.post_comment(make_member(), body="I would buy two.", idea=idea)
     page = client.get("/ideas").get_data(as_text=True)
     assert f'data-vote-count="{idea.id}">1<' in page
@@ -87,7 +87,7 @@ def test_cards_for_people_signed_in_show_their_own_support(client, db, login):
     idea = make_idea()
     client.get("/ideas")  # cached for people signed out
     voter = make_member()
-    services.cast_vote(idea, voter=voter)
+    services.cast_vote(idea.id, voter=voter)
     login(voter)
     page = client.get("/ideas").get_data(as_text=True)
     assert f"/ideas/{idea.id}/unvote" in page  # their button withdraws, not a login link

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.database import utcnow
-from app.errors import Conflict, Forbidden, ValidationFailed
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.ideas import events, services
 from app.ideas.models import Idea, IdeaRevision, Milestone, StatusChange, Vote
 from tests.factories import make_category, make_challenge, make_idea, make_member
@@ -108,13 +108,17 @@ def test_others_cannot_edit_and_authors_stop_after_review(db):
 # --- voting -----------------------------------------------------------------------------------
 
 
+def _support(support: services.Support) -> tuple[int, bool, int]:
+    return support.vote_count, support.voted, support.idea.vote_count
+
+
 def test_vote_counts_once_and_withdraw_uncounts(db):
     idea, voter = make_idea(), make_member()
-    assert services.cast_vote(idea, voter=voter) == services.Support(1, True)
-    assert services.cast_vote(idea, voter=voter) == services.Support(1, True)
+    assert _support(services.cast_vote(idea.id, voter=voter)) == (1, True, 1)
+    assert _support(services.cast_vote(idea.id, voter=voter)) == (1, True, 1)
     assert vote_rows(db, idea) == 1
-    assert services.withdraw_vote(idea, voter=voter) == services.Support(0, False)
-    assert services.withdraw_vote(idea, voter=voter) == services.Support(0, False)
+    assert _support(services.withdraw_vote(idea.id, voter=voter)) == (0, False, 0)
+    assert _support(services.withdraw_vote(idea.id, voter=voter)) == (0, False, 0)
     db.session.refresh(idea)
     assert (idea.vote_count, idea.recent_vote_count, vote_rows(db, idea)) == (0, 0, 0)
 
@@ -123,7 +127,7 @@ def test_vote_raises_the_hot_score(db):
     idea = make_idea()
     before = idea.hot_score
     for _ in range(10):
-        services.cast_vote(idea, voter=make_member())
+        services.cast_vote(idea.id, voter=make_member())
     db.session.refresh(idea)
     assert idea.hot_score == pytest.approx(before + 1.0)
 
@@ -132,32 +136,54 @@ def test_nobody_supports_their_own_idea(db):
     author = make_member()
     idea = make_idea(author)
     with pytest.raises(Forbidden) as error:
-        services.cast_vote(idea, voter=author)
+        services.cast_vote(idea.id, voter=author)
     assert error.value.code == "own_idea"
 
 
 @pytest.mark.parametrize("status", ["pending", "declined", "merged", "shipped"])
 def test_closed_statuses_take_no_votes(db, status):
     idea = make_idea(status=status)
+    moderator = make_member(roles=("moderator",))  # sees a pending idea too
     with pytest.raises(Conflict) as error:
-        services.cast_vote(idea, voter=make_member())
+        services.cast_vote(idea.id, voter=moderator)
     assert error.value.code == "voting_closed"
     assert vote_rows(db, idea) == 0
+
+
+def test_a_vote_on_an_idea_one_cannot_see_finds_no_idea(db):
+    idea = make_idea(status="pending")
+    with pytest.raises(NotFound):
+        services.cast_vote(idea.id, voter=make_member())
+    with pytest.raises(NotFound):
+        services.cast_vote(idea.id + 1000, voter=make_member())
+    assert vote_rows(db, idea) == 0
+
+
+def test_support_cannot_be_withdrawn_once_voting_closed(db):
+    idea, voter = make_idea(), make_member()
+    services.cast_vote(idea.id, voter=voter)
+    idea.status = "declined"
+    db.session.commit()
+    with pytest.raises(Conflict) as error:
+        services.withdraw_vote(idea.id, voter=voter)
+    assert error.value.code == "voting_closed"
+    db.session.refresh(idea)
+    assert (idea.vote_count, vote_rows(db, idea)) == (1, 1)
 
 
 def test_closed_challenge_takes_no_votes(db):
     challenge = make_challenge(open_now=False)
     idea = make_idea(challenge_id=challenge.id)
     with pytest.raises(Conflict):
-        services.cast_vote(idea, voter=make_member())
+        services.cast_vote(idea.id, voter=make_member())
 
 
 def test_vote_cast_event_carries_the_new_count(db):
     idea = make_idea()
     seen = []
     with events.vote_cast.connected_to(lambda idea, **kw: seen.append(kw["vote_count"])):
-        services.cast_vote(idea, voter=make_member())
-        services.cast_vote(idea, voter=make_member())
+        services.cast_vote(idea.id, voter=make_member())
+        services.cast_vote(idea.id, voter=make_member())
     assert seen == [1, 2]
 
 
@@ -170,11 +196,11 @@ def test_milestones_are_recorded_once_and_the_threshold_starts_review(db, app, m
     with events.milestone_reached.connected_to(
         lambda idea, **kw: reached.append(kw["milestone"].threshold)
     ):
-        services.cast_vote(idea, voter=voters[0])
-        services.cast_vote(idea, voter=voters[1])
-        services.withdraw_vote(idea, voter=voters[1])
-        services.cast_vote(idea, voter=voters[1])
-        services.cast_vote(idea, voter=voters[2])
+        services.cast_vote(idea.id, voter=voters[0])
+        services.cast_vote(idea.id, voter=voters[1])
+        services.withdraw_vote(idea.id, voter=voters[1])
+        services.cast_vote(idea.id, voter=voters[1])
+        services.cast_vote(idea.id, voter=voters[2])
     assert reached == [2, 3]
     assert db.session.scalar(select(func.count()).select_from(Milestone)) == 2
     db.session.refresh(idea)
@@ -251,9 +277,9 @@ def test_merge_moves_supporters_counting_shared_ones_once(db):
     source, target = make_idea(source_author), make_idea(target_author)
     both, only_source, only_target = make_member(), make_member(), make_member()
     for voter in (both, only_source):
-        services.cast_vote(source, voter=voter)
+        services.cast_vote(source.id, voter=voter)
     for voter in (both, only_target):
-        services.cast_vote(target, voter=voter)
+        services.cast_vote(target.id, voter=voter)
 
     merge = services.merge_ideas(source, into=target, actor=moderator)
 
@@ -364,7 +390,7 @@ def test_paging_reports_whether_more_follow(db):
 def test_rescore_recounts_recent_support(db):
     idea = make_idea()
     voter = make_member()
-    services.cast_vote(idea, voter=voter)
+    services.cast_vote(idea.id, voter=voter)
     db.session.execute(Vote.__table__.update().values(created_at=utcnow() - timedelta(days=8)))
     db.session.commit()
     services.rescore_ideas()
@@ -413,7 +439,7 @@ def test_the_review_threshold_works_even_when_not_a_milestone(db, app, monkeypat
     monkeypatch.setitem(app.config, "IDEA_REVIEW_THRESHOLD", 2)
     idea = make_idea()
     for _ in range(2):
-        services.cast_vote(idea, voter=make_member())
+        services.cast_vote(idea.id, voter=make_member())
     db.session.refresh(idea)
     assert idea.status == "under_review"
 

@@ -24,7 +24,7 @@ def spam(author=None, **overrides):
     idea = make_idea(author, title="Cheap pills, best prices", **overrides)
     events.idea_published.send(idea, actor=None)
     for _ in range(2):
-        ideas.cast_vote(idea, voter=make_member())
+        ideas.cast_vote(idea.id, voter=make_member())
     return author, idea
 
 
@@ -146,7 +146,7 @@ def test_a_restored_idea_is_open_and_what_was_taken_back_stays_taken_back(db):
     restore(idea)
     assert idea.status == "open"
     assert rewards.balance_of(author) == 0  # the keys it was paid under are spent
-    ideas.cast_vote(idea, voter=make_member())
+    ideas.cast_vote(idea.id, voter=make_member())
     assert rewards.balance_of(author) == 1  # a new supporter pays as usual
     assert rewards.verify() == []
 
@@ -295,8 +295,8 @@ def test_taking_back_a_popular_ideas_points_costs_the_same_whatever_its_support(
     events.idea_published.send(idea, actor=None)
     voters = [make_member() for _ in range(supporters)]
     for voter in voters:
-        ideas.cast_vote(idea, voter=voter)
-    ideas.withdraw_vote(idea, voter=voters[0])  # that payment is undone already
+        ideas.cast_vote(idea.id, voter=voter)
+    ideas.withdraw_vote(idea.id, voter=voters[0])  # that payment is undone already
     payments = db.session.scalar(
         select(func.count())
         .select_from(LedgerEntry)

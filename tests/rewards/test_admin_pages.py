@@ -68,7 +68,7 @@ def _catalog_names(client) -> list[str]:
 def test_admin_changes_the_supporter_rule_and_the_next_vote_pays_the_new_amount(client, db, login):
     author = make_member()
     idea = make_idea(author)
-    cast_vote(idea, voter=make_member())
+    cast_vote(idea.id, voter=make_member())
     assert _supporter_entries(author.id) == [1]
     login(_admin())
 
@@ -81,7 +81,7 @@ def test_admin_changes_the_supporter_rule_and_the_next_vote_pays_the_new_amount(
     assert response.headers["Location"].startswith("/admin/rewards/rules")
     rule = services.rules()["supporter"]
     assert (rule.amount, rule.daily_cap, rule.changed) == (3, 10, True)
-    cast_vote(idea, voter=make_member())
+    cast_vote(idea.id, voter=make_member())
     assert _supporter_entries(author.id) == [1, 3]
 
 

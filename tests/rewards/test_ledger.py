@@ -3,7 +3,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from app.community import services as community
 from app.database import write_transaction
@@ -11,7 +12,7 @@ from app.errors import Conflict, Forbidden
 from app.extensions import db as _db
 from app.ideas import services as ideas
 from app.rewards import services
-from app.rewards.models import Balance, EarningRule, Redemption
+from app.rewards.models import Balance, EarningRule, LedgerEntry, Redemption
 from tests.factories import make_challenge, make_idea, make_member
 
 
@@ -22,7 +23,7 @@ def entries(db, user) -> list[tuple[str, int]]:
 def test_publishing_and_support_pay_the_author(db):
     author = make_member()
     idea = ideas.submit_idea(author, title="Paid idea here", body="x")
-    ideas.cast_vote(idea, voter=make_member())
+    ideas.cast_vote(idea.id, voter=make_member())
     assert entries(db, author) == [("idea_published", 10), ("supporter", 1)]
     assert services.balance_of(author) == 11
 
@@ -30,10 +31,10 @@ def test_publishing_and_support_pay_the_author(db):
 def test_a_withdrawn_vote_is_reversed_once_and_a_new_vote_does_not_pay_again(db):
     author, voter = make_member(), make_member()
     idea = make_idea(author)
-    ideas.cast_vote(idea, voter=voter)
-    ideas.withdraw_vote(idea, voter=voter)
-    ideas.cast_vote(idea, voter=voter)
-    ideas.withdraw_vote(idea, voter=voter)
+    ideas.cast_vote(idea.id, voter=voter)
+    ideas.withdraw_vote(idea.id, voter=voter)
+    ideas.cast_vote(idea.id, voter=voter)
+    ideas.withdraw_vote(idea.id, voter=voter)
     assert entries(db, author) == [("supporter", 1), ("supporter", -1)]
     assert services.balance_of(author) == 0
 
@@ -53,7 +54,7 @@ def test_daily_cap_limits_supporter_points(db):
     db.session.add(EarningRule(code="supporter", amount=2, daily_cap=5))
     db.session.commit()
     for _ in range(4):
-        ideas.cast_vote(idea, voter=make_member())
+        ideas.cast_vote(idea.id, voter=make_member())
     assert [amount for _reason, amount in entries(db, author)] == [2, 2, 1]
     assert services.balance_of(author) == 5
 
@@ -87,10 +88,10 @@ def test_adoption_and_a_challenge_win_pay_the_author(db):
 def test_reversal_never_takes_back_points_already_spent(db):
     author, voter = make_member(), make_member()
     idea = make_idea(author)
-    ideas.cast_vote(idea, voter=voter)
+    ideas.cast_vote(idea.id, voter=voter)
     sticker = services.create_item(make_member(roles=("admin",)), name="Sticker", cost=1)
     services.redeem(author, sticker.id)
-    ideas.withdraw_vote(idea, voter=voter)
+    ideas.withdraw_vote(idea.id, voter=voter)
     assert services.balance_of(author) == 0
     assert services.verify() == []
 
@@ -144,6 +145,45 @@ def test_redeeming_without_enough_points_is_refused_and_changes_nothing(db):
     db.session.refresh(item)
     assert item.stock == 1
     assert db.session.scalar(select(func.count()).select_from(Redemption)) == 0
+
+
+def test_every_entry_moves_its_balance_in_the_database_itself(db):
+    """However an entry is written (a service, a script, the SQL console), the balance and the
+    lifetime points move with it; one that would overdraw the balance is refused."""
+    person = make_member()
+
+    def write(key: str, amount: int, lifetime: int, reason: str = "manual") -> None:
+        db.session.execute(
+            insert(LedgerEntry).values(
+                user_id=person.id,
+                amount=amount,
+                lifetime=lifetime,
+                reason=reason,
+                idempotency_key=key,
+                note="",
+            )
+        )
+
+    write("raw:1", 40, 40)
+    write("raw:2", -15, 0, "redemption")  # spending leaves the level as it is
+    write("raw:3", 0, -60)  # a reversal of points spent: the level never goes below zero
+    db.session.commit()
+    assert (services.balance_of(person), services.lifetime_of(person.id)) == (25, 0)
+    with pytest.raises(IntegrityError), db.session.begin_nested():
+        write("raw:4", -26, 0, "redemption")
+    db.session.commit()
+    assert services.balance_of(person) == 25
+    assert services.verify() == []
+
+
+def test_a_deduction_from_someone_who_never_earned_is_refused(db):
+    admin, person = make_member(roles=("admin",)), make_member()
+    with pytest.raises(Conflict) as error:
+        services.grant(person, -5, reason="Correction", actor=admin)
+    assert error.value.code == "insufficient_points"
+    db.session.rollback()
+    assert services.ledger_of(person) == []
+    assert services.balance_of(person) == 0
 
 
 def test_fifty_concurrent_redemptions_of_five_in_stock(app, db):

@@ -36,9 +36,9 @@ def reasons(user) -> list[tuple[str, int]]:
 def test_a_changed_rule_pays_from_then_on_and_keeps_history(db):
     author = make_member()
     idea = make_idea(author)
-    ideas.cast_vote(idea, voter=make_member())
+    ideas.cast_vote(idea.id, voter=make_member())
     services.set_rule(admin(), "supporter", amount=3, daily_cap=None)
-    ideas.cast_vote(idea, voter=make_member())
+    ideas.cast_vote(idea.id, voter=make_member())
     assert reasons(author) == [("supporter", 1), ("supporter", 3)]
     services.reset_rule(admin(), "supporter")
     assert services.rules()["supporter"].amount == 1
@@ -120,8 +120,8 @@ def test_a_challenge_leaderboard_counts_only_points_earned_in_it(db):
     idea_in = make_idea(inside, challenge_id=challenge.id)
     idea_out = make_idea(outside)
     for _ in range(3):
-        ideas.cast_vote(idea_out, voter=make_member())
-    ideas.cast_vote(idea_in, voter=make_member())
+        ideas.cast_vote(idea_out.id, voter=make_member())
+    ideas.cast_vote(idea_in.id, voter=make_member())
     commenter = make_member()
 
     community.post_comment(commenter, idea=idea_in, body="Nice one")
@@ -140,7 +140,7 @@ def test_a_challenge_leaderboard_counts_only_points_earned_in_it(db):
 def test_the_leaderboard_api_filters_by_challenge(client, db):
     challenge = make_challenge()
     author = make_member()
-    ideas.cast_vote(make_idea(author, challenge_id=challenge.id), voter=make_member())
+    ideas.cast_vote(make_idea(author, challenge_id=challenge.id).id, voter=make_member())
     body = client.get(f"/api/v1/leaderboard?period=all&challenge={challenge.id}").get_json()
     assert body["challenge"] == challenge.id
     assert [item["user"]["id"] for item in body["items"]] == [author.id]
@@ -302,7 +302,7 @@ def test_grants_are_audit_logged_with_who_and_why(db, caplog):
 
 def test_redeeming_and_cancelling_never_raises_lifetime_points(db):
     person = make_member()
-    ideas.cast_vote(make_idea(person), voter=make_member())  # +1 earned
+    ideas.cast_vote(make_idea(person).id, voter=make_member())  # +1 earned
     services.grant(person, 59, reason="Welcome", actor=admin())
     item = services.create_item(make_member(roles=("product",)), name="Cap", cost=60)
     for _ in range(5):
@@ -315,8 +315,8 @@ def test_redeeming_and_cancelling_never_raises_lifetime_points(db):
 def test_an_undone_earning_is_taken_off_lifetime_points_too(db):
     author, voter = make_member(), make_member()
     idea = make_idea(author)
-    ideas.cast_vote(idea, voter=voter)
-    ideas.withdraw_vote(idea, voter=voter)
+    ideas.cast_vote(idea.id, voter=voter)
+    ideas.withdraw_vote(idea.id, voter=voter)
     assert services.standing(author)["lifetime"] == 0
 
 
@@ -458,10 +458,10 @@ def test_a_request_key_used_for_another_grant_is_refused(db):
 def test_undoing_points_already_spent_still_lowers_the_level(db):
     author, voter = make_member(), make_member()
     idea = make_idea(author)
-    ideas.cast_vote(idea, voter=voter)  # +1
+    ideas.cast_vote(idea.id, voter=voter)  # +1
     item = services.create_item(make_member(roles=("product",)), name="Sticker", cost=1)
     services.redeem(author, item.id)  # spent
-    ideas.withdraw_vote(idea, voter=voter)
+    ideas.withdraw_vote(idea.id, voter=voter)
     assert services.standing(author) == {
         "balance": 0,
         "lifetime": 0,

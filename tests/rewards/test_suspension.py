@@ -24,7 +24,7 @@ def supported(author: User, times: int = 1) -> None:
     """Others support an idea of ``author``'s: the supporter rule pays the author 1 each."""
     idea = make_idea(author)
     for _ in range(times):
-        ideas.cast_vote(idea, voter=make_member())
+        ideas.cast_vote(idea.id, voter=make_member())
 
 
 def end_suspension_in_the_past(person: User) -> None:
