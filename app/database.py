@@ -116,6 +116,12 @@ def upsert(model):
     return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
 
 
+def row_of(obj):
+    """The row itself, where ``obj`` may be a proxy to it (``current_user``): relationships
+    and the identity map hold rows, not proxies."""
+    return getattr(obj, "_get_current_object", lambda: obj)()
+
+
 def commit_and_keep(*rows) -> None:
     """Commit, expiring everything the session holds except ``rows``.
 
@@ -132,8 +138,7 @@ def commit_and_keep(*rows) -> None:
         session.commit()
     finally:
         session.expire_on_commit = True
-    # current_user is a proxy: keep the row behind it
-    kept = {id(getattr(row, "_get_current_object", lambda r=row: r)()) for row in rows}
+    kept = {id(row_of(row)) for row in rows}
     for row in list(session.identity_map.values()):
         if id(row) not in kept:
             session.expire(row)

@@ -332,8 +332,6 @@ def edit_comment(comment_id: int):
                 return _comment_main(comment_id)
             flash(_("Your comment is updated."), "success")
             return redirect(_comment_url(kind, target_id, comment_id))
-    if kind == "idea":  # nothing was written: an idea the person cannot see is a 404 first
-        ideas.get_idea(target_id, viewer=current_user)
     message = error.message if error else _first_error(form)
     status = error.status if error else 422
     field_errors = (error.fields.get("body") if error else form.body.errors) or [message]

@@ -49,7 +49,7 @@ from app.community.models import (
     Profile,
     Reaction,
 )
-from app.database import commit_and_keep, release_write_lock, upsert, utcnow
+from app.database import commit_and_keep, release_write_lock, row_of, upsert, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.ideas import images
@@ -200,7 +200,7 @@ def post_comment(
     )
     db.session.add(comment)
     db.session.flush()
-    set_committed_value(comment, "author", author)
+    set_committed_value(comment, "author", row_of(author))
     set_committed_value(comment, "idea", idea)
     events.comment_posted.send(
         comment,
