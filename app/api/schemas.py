@@ -11,10 +11,11 @@ class OrderedSchema(Schema):
 
 
 class Integer(fields.Integer):
-    """A whole number. marshmallow's own field truncates 1.5 (or 2e-16) to an integer without a
-    word; this one refuses a number with a fraction, as invalid."""
+    """A whole number, written as one. marshmallow's own field truncates 1.5 (or 2e-16) to an
+    integer without a word; this one refuses any number written with a fraction or exponent
+    (JSON's 0.0 too: the OpenAPI 3.0 document says "integer", which 0.0 is not)."""
 
     def _validated(self, value):
-        if isinstance(value, float) and not value.is_integer():
+        if isinstance(value, float):
             raise self.make_error("invalid")
         return super()._validated(value)
