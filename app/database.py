@@ -11,9 +11,11 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, event
+from sqlalchemy import DateTime, Float, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.pool import Pool
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 try:
@@ -104,16 +106,40 @@ def write_transaction() -> Iterator[None]:
         _write_intent.reset(token)
 
 
-def upsert(model):
-    """INSERT with ON CONFLICT support on either database; pair DO NOTHING with RETURNING to
-    learn whether a row went in (the driver's rowcount cannot say: psycopg reports -1)."""
+def insert_for(dialect: str):
+    """The ``insert`` construct of ``dialect`` ("postgresql" or "sqlite"), which has ON
+    CONFLICT; for statements built once per database."""
     from sqlalchemy.dialects.postgresql import insert as pg_insert
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+    return pg_insert if dialect == "postgresql" else sqlite_insert
+
+
+def upsert(model):
+    """INSERT with ON CONFLICT support on either database; pair DO NOTHING with RETURNING to
+    learn whether a row went in (the driver's rowcount cannot say: psycopg reports -1)."""
     from app.extensions import db
 
-    dialect = db.session.get_bind().dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
+    return insert_for(db.session.get_bind().dialect.name)(model)
+
+
+class epoch_seconds(FunctionElement):
+    """Seconds since 1970 of a UTC timestamp column, as a float, in SQL on either database."""
+
+    type = Float()
+    inherit_cache = True
+    name = "epoch_seconds"
+
+
+@compiles(epoch_seconds)
+def _epoch_seconds(element, compiler, **kw) -> str:
+    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS FLOAT)"
+
+
+@compiles(epoch_seconds, "sqlite")
+def _epoch_seconds_sqlite(element, compiler, **kw) -> str:
+    # SQLite keeps the naive UTC text; julianday() reads it (days since 4714 BC).
+    return f"((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 86400.0)"
 
 
 def row_of(obj):

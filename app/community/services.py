@@ -180,11 +180,12 @@ def post_comment(
     if (idea_id is None) == (challenge is None):
         raise ValidationFailed(_("Comment on an idea or a challenge."))
     body = _clean_body(body)
+    candidates = find_mentions(body)  # read before the count below takes the idea's row
     idea = _count_comment_on(idea_id, author) if idea_id is not None else None
     # Only people who can see the idea: a mention must not reveal a pending one.
     mentioned = [
         user
-        for user in find_mentions(body)
+        for user in candidates
         if user.id != author.id and (idea is None or can_see(user, idea))
     ]
     comment = Comment(

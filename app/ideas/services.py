@@ -58,6 +58,8 @@ from app.database import (
     UTCDateTime,
     as_utc,
     commit_and_keep,
+    epoch_seconds,
+    insert_for,
     release_write_lock,
     upsert,
     utcnow,
@@ -333,16 +335,12 @@ def _check_voting_open(idea: Idea, now: datetime) -> None:
 
 def _open_for_votes(now):
     """``_check_voting_open`` as SQL, for statements that vote only where votes are taken: a
-    status that takes votes, and no challenge, or one open at ``now``."""
+    status that takes votes, and no challenge that is not open at ``now``."""
     return and_(
         Idea.status.in_(sorted(VOTABLE)),
-        or_(
-            Idea.challenge_id.is_(None),
-            exists().where(
-                Challenge.id == Idea.challenge_id,
-                Challenge.opens_at <= now,
-                Challenge.closes_at > now,
-            ),
+        ~exists().where(
+            Challenge.id == Idea.challenge_id,
+            or_(Challenge.opens_at > now, Challenge.closes_at <= now),
         ),
     )
 
@@ -352,14 +350,11 @@ def _support_statements(dialect: str) -> dict:
     """The statements of a vote and its withdrawal, built once per database (building them cost
     about as much as running them). Each vote is taken only where ``_open_for_votes`` allows
     it, so the idea is not read first."""
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
     idea_id = bindparam("idea_id", type_=Integer)
     voter_id = bindparam("voter_id", type_=Integer)
     now = bindparam("now", type_=UTCDateTime)
     delta = bindparam("delta", type_=Integer)
-    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert_ = insert_for(dialect)
     votes, ideas = Vote.__table__, Idea.__table__
 
     def support(count):
@@ -372,9 +367,9 @@ def _support_statements(dialect: str) -> dict:
         .values(
             vote_count=new_count,
             recent_vote_count=ideas.c.recent_vote_count + bindparam("recent_delta", type_=Integer),
-            # hot_score() in SQL: the idea's age, as its score holds it, with the new support
-            # (SET sees the row as it was).
-            hot_score=ideas.c.hot_score - support(ideas.c.vote_count) + support(new_count),
+            # hot_score() in SQL (SET sees the row as it was), from the idea's own created_at.
+            hot_score=support(new_count)
+            + (epoch_seconds(ideas.c.created_at) - HOT_EPOCH) / HOT_TIME_SCALE,
         )
         .returning(*ideas.c)
     )
@@ -414,11 +409,12 @@ def _change_support(idea_id: int, *, delta: int, recent_delta: int) -> Idea:
     ).one()
 
 
-def _refused(idea_id: int, voter: User, now: datetime) -> Idea:
-    """A vote or withdrawal that changed nothing: raise what refused it, or answer the idea
-    (the vote was there already, or was not)."""
+def _refused(idea_id: int, voter: User, now: datetime, *, voting: bool) -> Idea:
+    """A vote (``voting``) or withdrawal that changed nothing: raise what refused it, or answer
+    the idea (the vote was there already, or was not). Withdrawing from one's own idea is a
+    no-op, as withdrawing any support one does not give."""
     idea = get_idea(idea_id, viewer=voter)
-    if voter.id == idea.author_id:
+    if voting and voter.id == idea.author_id:
         raise Forbidden(_("You cannot support your own idea."), code="own_idea")
     _check_voting_open(idea, now)
     return idea
@@ -435,10 +431,11 @@ def cast_vote(idea_id: int, *, voter: User) -> Support:
     inserted = db.session.execute(
         _statements()["insert"], {"idea_id": idea_id, "voter_id": voter.id, "now": now}
     ).first()
-    if inserted is None:
-        idea = _refused(idea_id, voter, now)
+    if inserted is None:  # supported already (or refused meanwhile: then say so as it is)
+        idea = _refused(idea_id, voter, now, voting=True)
+        voted = idea.id in supported_ids(voter, [idea.id])
         db.session.commit()
-        return Support(idea, idea.vote_count, True)
+        return Support(idea, idea.vote_count, voted)
     idea = _change_support(idea_id, delta=1, recent_delta=1)
     count = idea.vote_count
     events.vote_cast.send(idea, voter=voter, vote_count=count)
@@ -458,7 +455,7 @@ def withdraw_vote(idea_id: int, *, voter: User) -> Support:
         _statements()["delete"], {"idea_id": idea_id, "voter_id": voter.id, "now": now}
     ).first()
     if removed is None:
-        idea = _refused(idea_id, voter, now)
+        idea = _refused(idea_id, voter, now, voting=False)
         db.session.commit()
         return Support(idea, idea.vote_count, False)
     recent = 1 if now - removed.created_at <= RECENT_WINDOW else 0

@@ -1,8 +1,9 @@
 """The points ledger: earning by rule, reversals, manual grants, redemption, verification.
 
-``_credit`` is the one writer of ledger entries and balances. It runs inside the caller's
-transaction (subscribers of other modules' events call it) and never commits; the public
-functions here commit once.
+Entries are written here only (``_credit``, ``earn``, ``reverse``, ``reverse_paid_for_idea``),
+one INSERT each; the database moves each person's balance as their entries are written (see
+"writing entries" below). These run inside the caller's transaction (subscribers of other
+modules' events call them) and never commit; the public functions here commit once.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from sqlalchemy.orm import aliased
 from app.accounts.models import User
 from app.accounts.permissions import ensure, is_admin, is_staff, signed_in
 from app.community.models import Comment
-from app.database import UTCDateTime, release_write_lock, upsert, utcnow
+from app.database import UTCDateTime, insert_for, release_write_lock, upsert, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.ideas import images
@@ -187,10 +188,7 @@ _ENTRY_COLUMNS = (
 def _ledger_statements(dialect: str, count_up_to: int = 0) -> dict:
     """The INSERTs that pay by rule and that reverse an entry, built once per database: each
     works out its amount in SQL, so paying costs one statement."""
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert_ = insert_for(dialect)
     now = bindparam("now", type_=UTCDateTime)
 
     # Paying by rule: the admins' change to the rule, if any, else its default; within the
@@ -424,7 +422,8 @@ def earn_counting(
     source_id: int | None = None,
 ) -> int | None:
     """Pay a rule as ``earn`` does, in the same one statement; the number of entries that have
-    now paid it to the person, counted up to ``up_to`` (None when this one paid nothing)."""
+    now paid it to the person, counted as far as ``up_to`` + 1 (so exactly ``up_to`` means this
+    entry is the one that reached it); None when this one paid nothing."""
     row = _pay(
         user_id,
         code,
@@ -432,7 +431,7 @@ def earn_counting(
         source_kind=source_kind,
         source_id=source_id,
         amount=None,
-        count_up_to=up_to - 1,
+        count_up_to=up_to,
     )
     return row[1] + 1 if row else None
 
@@ -912,8 +911,9 @@ def queue_size() -> int:
 
 
 def redeem(user: User, item_id: int, *, expected_cost: int | None = None) -> Redemption:
-    """Spend points on a reward. Points and stock move in conditional updates in one
-    transaction, so no balance goes negative and no item oversells, however many try at once.
+    """Spend points on a reward. Stock moves in a conditional update and points by an entry the
+    balance must hold (its CHECK), in one transaction, so no balance goes negative and no item
+    oversells, however many try at once.
     ``expected_cost`` is the price the person confirmed: a reward repriced meanwhile is refused
     rather than charged."""
     ensure(signed_in(user), _("Log in to redeem rewards."))

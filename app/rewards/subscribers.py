@@ -98,8 +98,8 @@ def _comment_posted(comment, *, author, **extra) -> None:
         source_kind="comment",
         source_id=comment.id,
     )
-    # Entries are never removed (a reversal is an entry of its own), so the tenth paid comment
-    # comes once, in the transaction that pays it.
+    # Entries are never removed (a reversal is an entry of its own), so the count is exactly
+    # ten once, in the transaction that pays the tenth paid comment.
     if paid == CONVERSATIONS_FOR_THE_BADGE:
         badges.award(author.id, "conversationalist")
 

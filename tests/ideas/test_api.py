@@ -87,6 +87,9 @@ def test_voting_on_own_or_closed_ideas_is_refused_clearly(client, db, bearer):
     response = client.put(f"/api/v1/ideas/{shipped.id}/vote", headers=bearer(author))
     assert (response.status_code, response.get_json()["error"]["code"]) == (409, "voting_closed")
     assert db.session.scalar(select(func.count()).select_from(Vote)) == 0
+    # Withdrawing support one does not give is a no-op, on one's own idea too.
+    response = client.delete(f"/api/v1/ideas/{own.id}/vote", headers=bearer(author))
+    assert (response.status_code, response.get_json()) == (200, {"vote_count": 0, "voted": False})
 
 
 def test_illegal_status_move_is_409_and_allowed_one_is_recorded(client, db, bearer):

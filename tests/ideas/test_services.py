@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.database import utcnow
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -130,6 +130,23 @@ def test_vote_raises_the_hot_score(db):
         services.cast_vote(idea.id, voter=make_member())
     db.session.refresh(idea)
     assert idea.hot_score == pytest.approx(before + 1.0)
+
+
+def test_a_vote_sets_the_hot_score_from_the_idea_itself(db):
+    """A score left wrong (ideas loaded in bulk before `ideas rescore`) is right after a vote."""
+    idea = make_idea()
+    db.session.execute(update(Idea).where(Idea.id == idea.id).values(hot_score=0.0))
+    db.session.commit()
+    services.cast_vote(idea.id, voter=make_member())
+    db.session.refresh(idea)
+    assert idea.hot_score == pytest.approx(services.hot_score(1, idea.created_at), abs=1e-6)
+
+
+def test_withdrawing_from_ones_own_idea_changes_nothing(db):
+    author = make_member()
+    idea = make_idea(author)
+    support = services.withdraw_vote(idea.id, voter=author)
+    assert (support.vote_count, support.voted) == (0, False)
 
 
 def test_nobody_supports_their_own_idea(db):

@@ -176,6 +176,15 @@ def test_every_entry_moves_its_balance_in_the_database_itself(db):
     assert services.verify() == []
 
 
+def test_counting_earnings_says_exactly_the_threshold_once(db):
+    person = make_member()
+    counts = [
+        services.earn_counting(person.id, "comment", key=f"comment:count:{n}", up_to=3)
+        for n in range(5)
+    ]
+    assert counts == [1, 2, 3, 4, 4]
+
+
 def test_a_deduction_from_someone_who_never_earned_is_refused(db):
     admin, person = make_member(roles=("admin",)), make_member()
     with pytest.raises(Conflict) as error:
