@@ -104,6 +104,28 @@ print("BACKFILL " + json.dumps({"lifetime": lifetime, "balance": balance}))
 """
 
 
+def _run(script: str, database_url: str, marker: str) -> dict:
+    """Run ``script`` against ``database_url`` in its own process; the JSON it printed after
+    ``marker``."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "migration-test-secret",
+        "SOCKETIO_MESSAGE_QUEUE": "",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    line = next(x for x in result.stdout.splitlines() if x.startswith(marker))
+    return json.loads(line.removeprefix(marker))
+
+
 def head_revision() -> str:
     heads = ScriptDirectory(str(MIGRATIONS)).get_heads()
     assert len(heads) == 1, f"the migrations have several heads: {heads}"
@@ -136,23 +158,7 @@ def test_migrations_have_a_single_head():
 def test_migrations_upgrade_downgrade_to_base_and_upgrade_again_on_a_fresh_database(
     fresh_database_url: str, db: SQLAlchemy
 ):
-    env = {
-        **os.environ,
-        "DATABASE_URL": fresh_database_url,
-        "SECRET_KEY": "migration-test-secret",
-        "SOCKETIO_MESSAGE_QUEUE": "",
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", ROUND_TRIP],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    line = next(x for x in result.stdout.splitlines() if x.startswith("ROUND-TRIP "))
-    steps = json.loads(line.removeprefix("ROUND-TRIP "))
+    steps = _run(ROUND_TRIP, fresh_database_url, "ROUND-TRIP ")
 
     model_tables = sorted({*db.metadata.tables, "alembic_version"})
     for step in ("upgrade", "upgrade again"):
@@ -166,23 +172,7 @@ def test_migrations_upgrade_downgrade_to_base_and_upgrade_again_on_a_fresh_datab
 def test_ledger_entries_written_before_learn_their_lifetime_and_later_ones_move_the_balance(
     fresh_database_url: str,
 ):
-    env = {
-        **os.environ,
-        "DATABASE_URL": fresh_database_url,
-        "SECRET_KEY": "migration-test-secret",
-        "SOCKETIO_MESSAGE_QUEUE": "",
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", LEDGER_BACKFILL],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    line = next(x for x in result.stdout.splitlines() if x.startswith("BACKFILL "))
-    found = json.loads(line.removeprefix("BACKFILL "))
+    found = _run(LEDGER_BACKFILL, fresh_database_url, "BACKFILL ")
     assert found["lifetime"] == {
         "supporter:1:9": 1,
         "comment:5": 2,

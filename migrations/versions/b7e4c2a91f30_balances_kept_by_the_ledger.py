@@ -20,31 +20,26 @@ depends_on = None
 # The row is made first, empty, then moved: a CHECK is tested on the row an upsert would
 # insert before its conflict is seen, so an upsert of a negative amount would fail even with
 # enough points held.
-SQLITE_TRIGGER = """
-CREATE TRIGGER ledger_entries_move_balance AFTER INSERT ON ledger_entries
-BEGIN
+MOVE_BALANCE = """
     INSERT INTO balances (user_id, balance, lifetime) VALUES (NEW.user_id, 0, 0)
     ON CONFLICT (user_id) DO NOTHING;
     UPDATE balances SET
         balance = balance + NEW.amount,
-        lifetime = max(lifetime + NEW.lifetime, 0)
+        lifetime = {greatest}(lifetime + NEW.lifetime, 0)
     WHERE user_id = NEW.user_id;
-END
 """
 
-POSTGRES_FUNCTION = """
-CREATE FUNCTION ledger_entries_move_balance() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO balances (user_id, balance, lifetime) VALUES (NEW.user_id, 0, 0)
-    ON CONFLICT (user_id) DO NOTHING;
-    UPDATE balances SET
-        balance = balance + NEW.amount,
-        lifetime = GREATEST(lifetime + NEW.lifetime, 0)
-    WHERE user_id = NEW.user_id;
-    RETURN NULL;
-END
-$$
-"""
+SQLITE_TRIGGER = (
+    "CREATE TRIGGER ledger_entries_move_balance AFTER INSERT ON ledger_entries\nBEGIN"
+    + MOVE_BALANCE.format(greatest="max")
+    + "END"
+)
+
+POSTGRES_FUNCTION = (
+    "CREATE FUNCTION ledger_entries_move_balance() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN"
+    + MOVE_BALANCE.format(greatest="GREATEST")
+    + "    RETURN NULL;\nEND\n$$"
+)
 
 POSTGRES_TRIGGER = """
 CREATE TRIGGER ledger_entries_move_balance AFTER INSERT ON ledger_entries
