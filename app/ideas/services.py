@@ -314,8 +314,11 @@ def edit_idea(
 @dataclass(frozen=True)
 class Support:
     idea: Idea
-    vote_count: int
     voted: bool
+
+    @property
+    def vote_count(self) -> int:
+        return self.idea.vote_count
 
 
 def _check_voting_open(idea: Idea, now: datetime) -> None:
@@ -435,7 +438,7 @@ def cast_vote(idea_id: int, *, voter: User) -> Support:
         idea = _refused(idea_id, voter, now, voting=True)
         voted = idea.id in supported_ids(voter, [idea.id])
         db.session.commit()
-        return Support(idea, idea.vote_count, voted)
+        return Support(idea, voted)
     idea = _change_support(idea_id, delta=1, recent_delta=1)
     count = idea.vote_count
     events.vote_cast.send(idea, voter=voter, vote_count=count)
@@ -444,7 +447,7 @@ def cast_vote(idea_id: int, *, voter: User) -> Support:
         db.session.commit()
     else:  # the subscribers change neither the idea nor the voter in SQL
         commit_and_keep(idea, voter)
-    return Support(idea, count, True)
+    return Support(idea, True)
 
 
 def withdraw_vote(idea_id: int, *, voter: User) -> Support:
@@ -457,12 +460,12 @@ def withdraw_vote(idea_id: int, *, voter: User) -> Support:
     if removed is None:
         idea = _refused(idea_id, voter, now, voting=False)
         db.session.commit()
-        return Support(idea, idea.vote_count, False)
+        return Support(idea, False)
     recent = 1 if now - removed.created_at <= RECENT_WINDOW else 0
     idea = _change_support(idea_id, delta=-1, recent_delta=-recent)
     events.vote_withdrawn.send(idea, voter=voter, vote_count=idea.vote_count)
     commit_and_keep(idea, voter)
-    return Support(idea, idea.vote_count, False)
+    return Support(idea, False)
 
 
 def _supported_by(viewer: User | None):

@@ -184,11 +184,23 @@ _ENTRY_COLUMNS = (
 )
 
 
-@functools.lru_cache(maxsize=4)
-def _ledger_statements(dialect: str, count_up_to: int = 0) -> dict:
+def _writer(dialect: str, source, *extra):
+    """INSERT … SELECT of ledger entries from ``source``, the entry read back as an ORM row
+    (with ``extra`` columns)."""
+    table = LedgerEntry.__table__
+    written = (
+        insert_for(dialect)(table)
+        .from_select(_ENTRY_COLUMNS, source)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(*table.c, *extra)
+    )
+    return select(LedgerEntry, *(column(c.name, Integer) for c in extra)).from_statement(written)
+
+
+@functools.lru_cache(maxsize=2)
+def _ledger_statements(dialect: str) -> dict:
     """The INSERTs that pay by rule and that reverse an entry, built once per database: each
     works out its amount in SQL, so paying costs one statement."""
-    insert_ = insert_for(dialect)
     now = bindparam("now", type_=UTCDateTime)
 
     # Paying by rule: the admins' change to the rule, if any, else its default; within the
@@ -271,22 +283,15 @@ def _ledger_statements(dialect: str, count_up_to: int = 0) -> dict:
         )
     )
 
-    def writer(source, *extra):
-        """The INSERT … SELECT, its entry read back as an ORM row (with ``extra`` columns)."""
-        table = LedgerEntry.__table__
-        written = (
-            insert_(table)
-            .from_select(_ENTRY_COLUMNS, source)
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(*table.c, *extra)
-        )
-        return select(LedgerEntry, *(column(c.name, Integer) for c in extra)).from_statement(
-            written
-        )
+    return {"pay_from": pay, "pay": _writer(dialect, pay), "undo": _writer(dialect, undo)}
 
-    # How many entries paid this rule to the person before this one, up to ``count_up_to``
-    # (the new entry is left out by its id: PostgreSQL's RETURNING does not see it, SQLite's
-    # does). Written out because RETURNING drops the table names a subquery would need.
+
+@functools.lru_cache(maxsize=4)
+def _counting_statement(dialect: str, count_up_to: int):
+    """Paying by rule, the entry coming back with how many entries paid this rule to the person
+    before it, as far as ``count_up_to`` (the new entry is left out by its id: PostgreSQL's
+    RETURNING does not see it, SQLite's does). Written out because RETURNING drops the table
+    names a subquery would need."""
     paid_before = literal_column(
         "(SELECT count(*) FROM (SELECT 1 FROM ledger_entries AS earlier"
         " WHERE earlier.user_id = ledger_entries.user_id"
@@ -295,15 +300,12 @@ def _ledger_statements(dialect: str, count_up_to: int = 0) -> dict:
         f" LIMIT {int(count_up_to)}) AS paid)",
         Integer,
     )
-    return {
-        "pay": writer(pay),
-        "pay_counting": writer(pay, paid_before.label("paid_before")),
-        "undo": writer(undo),
-    }
+    pay = _ledger_statements(dialect)["pay_from"]
+    return _writer(dialect, pay, paid_before.label("paid_before"))
 
 
-def _statements(count_up_to: int = 0) -> dict:
-    return _ledger_statements(db.session.get_bind().dialect.name, count_up_to)
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
 
 
 @contextmanager
@@ -380,7 +382,10 @@ def _pay(
 ) -> Row | None:
     default_amount, default_cap, label, _unit = DEFAULT_RULES[code]
     now = utcnow()
-    statements = _statements(count_up_to or 0)
+    if count_up_to is None:
+        statement = _ledger_statements(_dialect())["pay"]
+    else:
+        statement = _counting_statement(_dialect(), count_up_to)
     params = {
         "user_id": user_id,
         "reason": code,
@@ -394,7 +399,7 @@ def _pay(
         "key": key,
         "note": label,
     }
-    return _write(statements["pay" if count_up_to is None else "pay_counting"], params)
+    return _write(statement, params)
 
 
 def earn(
@@ -439,7 +444,9 @@ def earn_counting(
 def reverse(key: str, *, note: str) -> LedgerEntry | None:
     """Undo the entry paid under ``key`` with a compensating entry (once), in one statement
     inside the caller's transaction. Nothing happens when nothing was paid."""
-    row = _write(_statements()["undo"], {"key": key, "note": note[:300], "now": utcnow()})
+    row = _write(
+        _ledger_statements(_dialect())["undo"], {"key": key, "note": note[:300], "now": utcnow()}
+    )
     return row[0] if row else None
 
 
